@@ -1,0 +1,240 @@
+"""The officials' HTTP and WebSocket API (API.md): parse, authenticate, call the service.
+
+Thin by design: every rule lives in ``domain``, every change goes through ``service``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+from litestar import Litestar, Request, Response, WebSocket, get, post, websocket
+from litestar.exceptions import HTTPException, WebSocketDisconnect
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin
+
+from hotline.api import errors as api_errors
+from hotline.domain.compact import Compact
+from hotline.errors import AuthError, HotlineError, Invalid
+from hotline.service.auth import AuthService, Session
+from hotline.service.hotline import HotlineService
+
+log = logging.getLogger("hotline.api")
+
+
+class LoginRequest(msgspec.Struct, forbid_unknown_fields=True):
+    handle: str
+    password: str
+
+
+class SendRequest(msgspec.Struct, forbid_unknown_fields=True):
+    precedence: str
+    body: str
+    classification: str | None = None
+    rel_to: list[str] | None = None
+    template: str | None = None
+
+
+@dataclass
+class ApiDeps:
+    """What the API needs; ``bootstrap`` fills it."""
+
+    compact: Compact
+    nation: str
+    auth: AuthService
+    hotline: HotlineService
+    max_body_bytes: int = 64 * 1024
+    #: Extra route handlers contributed by other capabilities (federation status, ...).
+    extra_routes: list[Any] = field(default_factory=list)
+    #: Returns a JSON-able health payload.
+    health: Callable[[], dict[str, Any]] = lambda: {}
+
+
+def _bearer(request: Request[Any, Any, Any]) -> str | None:
+    header = request.headers.get("authorization", "")
+    if header[:7].lower() == "bearer ":
+        return header[7:].strip()
+    return None
+
+
+def create_app(deps: ApiDeps) -> Litestar:
+    auth, svc = deps.auth, deps.hotline
+
+    def session(request: Request[Any, Any, Any]) -> Session:
+        return auth.authenticate(_bearer(request))
+
+    @post("/api/v1/login", status_code=200, tags=["auth"])
+    async def login(data: LoginRequest) -> dict[str, Any]:
+        """Exchange a handle and password for a bearer token (expires; revocable)."""
+        token, s = await auth.login(data.handle, data.password)
+        return {
+            "token": token,
+            "official": s.official.handle,
+            "nation": s.official.nation,
+            "layer": s.official.layer.value,
+            "expires_at": s.expires_at,
+        }
+
+    @post("/api/v1/logout", status_code=204, tags=["auth"])
+    async def logout(request: Request[Any, Any, Any]) -> None:
+        """Revoke the token of this request."""
+        await auth.revoke(session(request))
+
+    @get("/api/v1/me", tags=["auth"])
+    async def me(request: Request[Any, Any, Any]) -> dict[str, Any]:
+        o = session(request).official
+        return {
+            "official": o.handle,
+            "nation": o.nation,
+            "layer": o.layer.value,
+            "name": o.name,
+            "title": o.title,
+            "clearance": o.clearance.value,
+            "timezone": o.timezone,
+        }
+
+    @get("/api/v1/channels", tags=["hotline"])
+    async def channels(request: Request[Any, Any, Any]) -> list[dict[str, Any]]:
+        """Channels this official belongs to (its layer, its nation a member)."""
+        return svc.channels(session(request).official)
+
+    @post("/api/v1/channels/{channel:str}/messages", status_code=201, tags=["hotline"])
+    async def send(
+        request: Request[Any, Any, Any], channel: str, data: SendRequest
+    ) -> dict[str, Any]:
+        """Send a message; the 201 is returned only once it is durable (fsync)."""
+        official = session(request).official
+        return await svc.send(
+            official,
+            channel,
+            precedence=data.precedence,
+            body=data.body,
+            classification=data.classification,
+            rel_to=data.rel_to,
+            template=data.template,
+        )
+
+    @get("/api/v1/channels/{channel:str}/messages", tags=["hotline"])
+    async def history(
+        request: Request[Any, Any, Any], channel: str, after: str | None = None, limit: int = 100
+    ) -> list[dict[str, Any]]:
+        """History of the channel, oldest first."""
+        if not 1 <= limit <= 1000:
+            raise Invalid(f"limit {limit} is out of range 1..1000", code="bad_limit")
+        return svc.history(session(request).official, channel, after, limit)
+
+    @get("/api/v1/inbox", tags=["hotline"])
+    async def inbox(request: Request[Any, Any, Any]) -> list[dict[str, Any]]:
+        """Messages awaiting this nation's acknowledgment: FLASH first, then oldest first."""
+        return svc.inbox(session(request).official)
+
+    @get("/api/v1/messages/{message_id:str}", tags=["hotline"])
+    async def message(request: Request[Any, Any, Any], message_id: str) -> dict[str, Any]:
+        """A message with per-nation receipts and escalation state; marks it read."""
+        return await svc.read(session(request).official, message_id)
+
+    @post("/api/v1/messages/{message_id:str}/read", status_code=200, tags=["hotline"])
+    async def read(request: Request[Any, Any, Any], message_id: str) -> dict[str, Any]:
+        return await svc.read(session(request).official, message_id)
+
+    @post("/api/v1/messages/{message_id:str}/ack", status_code=200, tags=["hotline"])
+    async def ack(request: Request[Any, Any, Any], message_id: str) -> dict[str, Any]:
+        """Acknowledge the message for the official's nation."""
+        return await svc.acknowledge(session(request).official, message_id)
+
+    @websocket("/api/v1/stream")
+    async def stream(socket: WebSocket[Any, Any, Any]) -> None:
+        """Live events, most urgent first: message, receipt, escalation, ..."""
+        token = socket.query_params.get("token") or _bearer(socket)  # type: ignore[arg-type]
+        await socket.accept()
+        try:
+            s = auth.authenticate(token)
+        except AuthError as exc:
+            await socket.send_json(api_errors.body(exc.code, exc.message) | {"type": "error"})
+            await socket.close(code=4401, reason=exc.code)
+            return
+        await _serve_stream(socket, svc, s)
+
+    @get("/healthz", tags=["node"])
+    async def healthz() -> dict[str, Any]:
+        return {"ok": True, "nation": deps.nation, "compact": deps.compact.id, **deps.health()}
+
+    @get("/openapi.json", include_in_schema=False)
+    async def openapi(request: Request[Any, Any, Any]) -> Response[Any]:
+        return Response(
+            request.app.openapi_schema.to_schema(), media_type="application/json"
+        )
+
+    return Litestar(
+        route_handlers=[
+            login, logout, me, channels, send, history, inbox, message, read, ack, stream,
+            healthz, openapi, *deps.extra_routes,
+        ],
+        exception_handlers={
+            HotlineError: api_errors.hotline_error,
+            HTTPException: api_errors.http_error,
+        },
+        request_max_body_size=deps.max_body_bytes,
+        openapi_config=OpenAPIConfig(
+            title="hotline node",
+            version="1",
+            description=f"{deps.nation} node of the {deps.compact.title}",
+            path="/schema",
+            render_plugins=[JsonRenderPlugin()],
+        ),
+        logging_config=None,
+    )
+
+
+async def _serve_stream(socket: WebSocket[Any, Any, Any], svc: HotlineService, s: Session) -> None:
+    sub = svc.bus.subscribe(s.official)
+    hello = {"type": "hello", "official": s.official.handle, "nation": s.official.nation}
+    try:
+        await socket.send_json(hello)
+        async with asyncio.TaskGroup() as tg:
+            sender = tg.create_task(_pump(socket, sub))
+            tg.create_task(_listen(socket, sender))
+    except* (WebSocketDisconnect, ConnectionError):
+        pass
+    finally:
+        svc.bus.unsubscribe(sub)
+
+
+async def _pump(socket: WebSocket[Any, Any, Any], sub: Any) -> None:
+    while True:
+        frames = await sub.next_batch()
+        if not frames:  # overflowed: the client is not reading
+            await socket.close(code=4008, reason="stream overflow: reconnect and catch up")
+            return
+        for frame in frames:
+            await socket.send_data(frame.decode(), mode="text")
+
+
+async def _listen(socket: WebSocket[Any, Any, Any], sender: asyncio.Task[None]) -> None:
+    """Answer pings; any other frame gets a specific error and changes nothing."""
+    while True:
+        try:
+            raw = await socket.receive_data(mode="text")
+        except WebSocketDisconnect:
+            sender.cancel()
+            return
+        try:
+            frame = msgspec.json.decode(raw)
+        except msgspec.DecodeError:
+            await socket.send_json(
+                api_errors.body("malformed_json", "frame is not valid JSON") | {"type": "error"}
+            )
+            continue
+        if isinstance(frame, dict) and frame.get("type") == "ping":
+            await socket.send_json({"type": "pong"})
+        else:
+            await socket.send_json(
+                api_errors.body(
+                    "unknown_frame", "the stream accepts only {\"type\": \"ping\"} frames"
+                )
+                | {"type": "error"}
+            )

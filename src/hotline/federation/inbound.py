@@ -1,0 +1,240 @@
+"""The receiving side of federation: a mutual-TLS WebSocket server that applies peers' streams.
+
+The peer's nation is taken from its certificate (which must chain to the CA pinned for that
+nation), never from what it claims. Each batch is checked item by item
+(``federation.checks``) and applied with the stream cursor in ONE transaction, exactly once;
+only then is the cursor acknowledged. A refused item is recorded in ``refused`` and the link is
+closed: the stream cannot skip it, and the sender will retry after backoff.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+
+from hotline.domain.events import (
+    Envelope,
+    LinkTestAnswered,
+    LinkTestMissed,
+    LinkTestSent,
+    MessageDelivered,
+    MessageSent,
+)
+from hotline.domain.ids import NationCode
+from hotline.errors import BadRequest, FederationError, HotlineError, NotReleasable
+from hotline.federation import wire
+from hotline.federation.checks import Cursor, check_item
+from hotline.federation.outbound import publish_link_alert
+from hotline.federation.trust import Trust
+from hotline.ledger.chain import GENESIS
+from hotline.pki import peer_certificate_der, server_context, verify_pinned
+from hotline.service.hotline import HotlineService, Published
+from hotline.signing import verify_envelope
+from hotline.store import projections
+
+log = logging.getLogger("hotline.federation")
+
+MAX_FRAME = 16 * 1024 * 1024
+
+
+def load_cursor(conn: sqlite3.Connection, peer: str) -> Cursor:
+    row = conn.execute("SELECT last_seq, last_hash FROM peer_in WHERE peer = ?", (peer,)).fetchone()
+    return Cursor(int(row[0]), bytes(row[1])) if row else Cursor(0, GENESIS)
+
+
+def record_refusal(
+    conn: sqlite3.Connection, peer: str, code: str, reason: str, raw: bytes | None, at: float
+) -> None:
+    conn.execute(
+        "INSERT INTO refused(peer, at, code, reason, raw) VALUES (?, ?, ?, ?, ?)",
+        (peer, at, code, reason, raw),
+    )
+
+
+class Inbound:
+    """Applies peers' streams; ``on_applied`` is told of what the officials should see."""
+
+    def __init__(
+        self,
+        svc: HotlineService,
+        trust: Trust,
+        host: str,
+        port: int,
+        on_link_answer: Callable[[str, NationCode, float], None] | None = None,
+    ) -> None:
+        self.svc = svc
+        self.trust = trust
+        self.host = host
+        self.port = port
+        self.nation = svc.nation
+        self.on_link_answer = on_link_answer or (lambda test_id, peer, rtt_ms: None)
+        #: peer nation -> time its inbound link was established (status).
+        self.connected: dict[NationCode, float] = {}
+        self.refusals = 0
+
+    async def serve(self) -> Server:
+        ctx = server_context(self.trust.node_cert, self.trust.node_key, self.trust.ca_paths)
+        return await serve(
+            self._handle, self.host, self.port, ssl=ctx, max_size=MAX_FRAME, compression=None
+        )
+
+    def identify(self, ws: ServerConnection) -> NationCode:
+        der = peer_certificate_der(ws.transport.get_extra_info("ssl_object"))
+        nation = verify_pinned(der, None, self.trust.fingerprints, self.trust.ca_certs)
+        if nation == self.nation or nation not in self.trust.peers:
+            raise FederationError(f"certificate of {nation} is not a peer of {self.nation}",
+                                  code="unknown_peer")
+        return NationCode(nation)
+
+    async def _handle(self, ws: ServerConnection) -> None:
+        try:
+            peer = self.identify(ws)
+        except HotlineError as exc:
+            await self._refuse_link(ws, "?", exc)
+            return
+        since = time.time()
+        self.connected[peer] = since
+        try:
+            cursor = load_cursor(self.svc.store.reader, peer)
+            await ws.send(wire.encoder.encode(
+                wire.Hello(nation=self.nation, cursor=cursor.seq, last_hash=cursor.last_hash.hex())
+            ))
+            async for frame in ws:
+                try:
+                    batch = wire.to_receiver.decode(frame)
+                except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                    await self._refuse_link(ws, peer, BadRequest(f"malformed frame: {exc}"))
+                    return
+                applied, refusal = await self._apply(peer, batch.items)
+                if applied is not None:
+                    await ws.send(wire.encoder.encode(wire.Ack(cursor=applied)))
+                if refusal is not None:
+                    await ws.send(wire.encoder.encode(refusal))
+                    await ws.close(code=4400, reason=refusal.code)
+                    return
+        except ConnectionClosed:
+            pass
+        finally:
+            if self.connected.get(peer) == since:
+                del self.connected[peer]
+
+    async def _refuse_link(self, ws: ServerConnection, peer: str, exc: HotlineError) -> None:
+        self.refusals += 1
+        now = time.time()
+        await self.svc.store.run(
+            lambda conn: record_refusal(conn, peer, exc.code, exc.message, None, now)
+        )
+        log.warning("refused link from %s: %s", peer, exc)
+        try:
+            await ws.send(wire.encoder.encode(wire.Refused(seq=0, code=exc.code, reason=exc.message)))
+            await ws.close(code=4403, reason=exc.code)
+        except ConnectionClosed:
+            pass
+
+    async def _apply(
+        self, peer: NationCode, items: list[wire.StreamItem]
+    ) -> tuple[int | None, wire.Refused | None]:
+        """Apply what can be applied; returns (new cursor or None, refusal or None)."""
+        now = time.time()
+        key = self.trust.peers[peer].signing_key
+        svc = self.svc
+
+        def verify(env: Envelope) -> None:
+            verify_envelope(env, key)
+
+        def job(conn: sqlite3.Connection) -> tuple[int | None, wire.Refused | None,
+                                                   list[Published], list[tuple[str, float]]]:
+            cursor = load_cursor(conn, peer)
+            start = cursor.seq
+            published: list[Published] = []
+            answers: list[tuple[str, float]] = []
+            refusal: wire.Refused | None = None
+            for item in items:
+                try:
+                    env, new_hash = check_item(
+                        item, peer=peer, self_nation=self.nation, cursor=cursor, verify=verify
+                    )
+                except HotlineError as exc:
+                    raw = None if isinstance(exc, NotReleasable) else bytes(item.event)
+                    refusal = wire.Refused(seq=item.seq, code=exc.code, reason=exc.message)
+                    record_refusal(conn, peer, exc.code, exc.message, raw, now)
+                    break
+                svc.projector.append(conn, [env])
+                published.extend(self._react(conn, env, now, answers))
+                cursor = Cursor(item.seq, new_hash)
+            conn.execute(
+                "INSERT INTO peer_in(peer, last_seq, last_hash) VALUES (?, ?, ?) "
+                "ON CONFLICT(peer) DO UPDATE SET last_seq = excluded.last_seq, "
+                "last_hash = excluded.last_hash",
+                (peer, cursor.seq, cursor.last_hash),
+            )
+            return (cursor.seq if cursor.seq != start else None), refusal, published, answers
+
+        applied, refusal, published, answers = await svc.store.run(job)
+        if refusal is not None:
+            self.refusals += 1
+            log.warning("refused %s seq %s: %s", peer, refusal.seq, refusal.reason)
+        if published:
+            svc.publish(published)
+            svc.on_commit()
+        for test_id, value in answers:
+            if test_id.startswith("missed:"):  # the peer's test to us went unanswered
+                publish_link_alert(svc, self.nation, peer, test_id[7:], value, now)
+            else:
+                self.on_link_answer(test_id, peer, value)
+        return applied, refusal
+
+    def _react(
+        self, conn: sqlite3.Connection, env: Envelope, now: float,
+        answers: list[tuple[str, float]],
+    ) -> list[Published]:
+        """What this node does when a peer's event lands: receipts, link-test answers."""
+        body = env.body
+        svc = self.svc
+        out: list[Published] = []
+        if isinstance(body, MessageSent):
+            delivered = svc.envelope(
+                MessageDelivered(message_id=body.message_id, nation=self.nation, at=now),
+                body.rel_to, now,
+            )
+            svc.projector.append(conn, [delivered])
+            out += [(env, body), (delivered, body)]
+        elif isinstance(body, LinkTestSent):
+            answer = svc.envelope(
+                LinkTestAnswered(test_id=body.test_id, to=env.origin, at=now),
+                (env.origin, self.nation), now,
+            )
+            svc.projector.append(conn, [answer])
+        elif isinstance(body, LinkTestMissed):
+            answers.append((f"missed:{body.test_id}", body.sent_at))
+        elif isinstance(body, LinkTestAnswered):
+            row = conn.execute(
+                "SELECT sent_at FROM link_tests WHERE test_id = ? AND origin = ?",
+                (body.test_id, self.nation),
+            ).fetchone()
+            if row is not None:
+                rtt_ms = (now - float(row[0])) * 1000.0
+                conn.execute(
+                    "UPDATE link_tests SET rtt_ms = ? WHERE test_id = ?", (rtt_ms, body.test_id)
+                )
+                answers.append((body.test_id, rtt_ms))
+        else:
+            sent = _message_of(conn, body)
+            if sent is not None:
+                out.append((env, sent))
+        return out
+
+
+def _message_of(conn: sqlite3.Connection, body: Any) -> MessageSent | None:
+    mid = getattr(body, "message_id", None)
+    if mid is None:
+        return None
+    state = projections.load_message(conn, mid)
+    return state.sent if state else None

@@ -1,0 +1,257 @@
+"""The sending side of federation: one persistent link per peer pushing this node's stream.
+
+The stream to a peer is the ``outbox`` table: every event this node originates that the peer
+may hold, numbered and hash-chained when it was stored (before anything is sent). A link
+connects with mutual TLS, reads the peer's cursor from its Hello, pushes batches in seq order
+and advances on each Ack. Any failure closes the link; it reconnects with bounded exponential
+backoff, reset as soon as the peer is heard again, and resumes from the peer's cursor: an
+outage only delays.
+
+Link tests run here too: at the compact's interval a signed ``LinkTestSent`` travels on the
+stream; the peer's ``LinkTestAnswered`` comes back on its own stream and gives the round-trip
+time; no answer within the timeout raises ``LinkTestMissed`` and an alert to the ops centre.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+import websockets
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
+
+from hotline.bus.memory import Item
+from hotline.domain.compact import Official
+from hotline.domain.events import LinkTestMissed, LinkTestSent
+from hotline.domain.ids import Layer, NationCode
+from hotline.errors import FederationError, HotlineError
+from hotline.federation import wire
+from hotline.federation.trust import Peer, Trust
+from hotline.pki import client_context, peer_certificate_der, verify_pinned
+from hotline.ports import new_id
+from hotline.service.hotline import HotlineService
+from hotline.settings import FederationSettings
+
+log = logging.getLogger("hotline.federation")
+
+ACK_TIMEOUT_S = 15.0
+_json = msgspec.json.Encoder()
+
+
+@dataclass
+class LinkState:
+    peer: NationCode
+    address: str
+    connected: bool = False
+    since: float | None = None
+    last_error: str | None = None
+    acked_seq: int = 0
+    reconnects: int = 0
+    last_rtt_ms: float | None = None
+    last_test_at: float | None = None
+    missed_tests: int = 0
+
+
+class Outbound:
+    def __init__(self, svc: HotlineService, trust: Trust, settings: FederationSettings,
+                 link_test_interval_s: float, link_test_timeout_s: float) -> None:
+        self.svc = svc
+        self.trust = trust
+        self.settings = settings
+        self.nation = svc.nation
+        self.links = {n: LinkState(n, p.address) for n, p in trust.peers.items()}
+        self._wake = {n: asyncio.Event() for n in trust.peers}
+        self.ctx = client_context(trust.node_cert, trust.node_key, trust.ca_paths)
+        self.link_test_interval_s = link_test_interval_s
+        self.link_test_timeout_s = link_test_timeout_s
+
+    def wake(self) -> None:
+        for event in self._wake.values():
+            event.set()
+
+    def on_link_answer(self, test_id: str, peer: NationCode, rtt_ms: float) -> None:
+        link = self.links.get(peer)
+        if link is not None:
+            link.last_rtt_ms = rtt_ms
+
+    async def run(self) -> None:
+        async with asyncio.TaskGroup() as tg:
+            for peer in self.trust.peers.values():
+                tg.create_task(self._keep_linked(peer))
+                tg.create_task(self._link_tests(peer))
+
+    # ---- pushing the stream ---------------------------------------------------------------
+
+    async def _keep_linked(self, peer: Peer) -> None:
+        link = self.links[peer.nation]
+        backoff = self.settings.backoff_min_s
+        while True:
+            try:
+                await self._push(peer, link)
+            except (OSError, ConnectionClosed, InvalidHandshake, TimeoutError,
+                    HotlineError, msgspec.DecodeError, msgspec.ValidationError) as exc:
+                link.last_error = f"{type(exc).__name__}: {exc}"
+            if link.connected:  # we were heard: the next failure starts from the bottom again
+                backoff = self.settings.backoff_min_s
+            link.connected = False
+            link.reconnects += 1
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, self.settings.backoff_max_s)
+
+    async def _push(self, peer: Peer, link: LinkState) -> None:
+        host = peer.address.rsplit(":", 1)[0]
+        async with websockets.connect(
+            f"wss://{peer.address}/federation/v1/stream", ssl=self.ctx, server_hostname=host,
+            max_size=wire_max(), compression=None, open_timeout=5,
+        ) as ws:
+            der = peer_certificate_der(ws.transport.get_extra_info("ssl_object"))
+            verify_pinned(der, peer.nation, self.trust.fingerprints, self.trust.ca_certs)
+            first = wire.to_sender.decode(await asyncio.wait_for(ws.recv(), ACK_TIMEOUT_S))
+            if isinstance(first, wire.Refused):
+                raise FederationError(f"{peer.nation} refused the link: {first.reason}")
+            if not isinstance(first, wire.Hello) or first.nation != peer.nation:
+                raise FederationError(f"{peer.nation} did not greet as itself: {first!r}")
+            link.connected, link.since, link.last_error = True, time.time(), None
+            sent_upto = first.cursor
+            await self._set_acked(link, first.cursor)
+            wake = self._wake[peer.nation]
+            while True:
+                rows = self._pending(peer.nation, sent_upto)
+                if not rows:
+                    wake.clear()
+                    rows = self._pending(peer.nation, sent_upto)  # nothing slipped in between
+                    if not rows:
+                        try:
+                            await asyncio.wait_for(wake.wait(), 1.0)
+                        except TimeoutError:
+                            await ws.ping()
+                        continue
+                items = [
+                    wire.StreamItem(origin=self.nation, destination=peer.nation, seq=seq,
+                                    prev_hash=bytes(prev).hex(), event=msgspec.Raw(raw))
+                    for seq, prev, raw in rows
+                ]
+                await ws.send(wire.encoder.encode(wire.Batch(items=items)))
+                reply = wire.to_sender.decode(await asyncio.wait_for(ws.recv(), ACK_TIMEOUT_S))
+                if isinstance(reply, wire.Ack):
+                    sent_upto = reply.cursor
+                    await self._set_acked(link, reply.cursor)
+                    if reply.cursor < items[-1].seq:  # partially applied, refusal follows
+                        reply = wire.to_sender.decode(
+                            await asyncio.wait_for(ws.recv(), ACK_TIMEOUT_S)
+                        )
+                if isinstance(reply, wire.Refused):
+                    raise FederationError(
+                        f"{peer.nation} refused seq {reply.seq}: {reply.code}: {reply.reason}"
+                    )
+
+    def _pending(self, peer: str, after: int) -> list[tuple[int, bytes, bytes]]:
+        return self.svc.store.reader.execute(
+            "SELECT o.seq, o.prev_hash, e.raw FROM outbox o JOIN events e ON e.seq = o.event_seq "
+            "WHERE o.peer = ? AND o.seq > ? ORDER BY o.seq LIMIT ?",
+            (peer, after, self.settings.batch_max),
+        ).fetchall()
+
+    async def _set_acked(self, link: LinkState, cursor: int) -> None:
+        if cursor == link.acked_seq:
+            return
+        link.acked_seq = cursor
+
+        def save(conn: sqlite3.Connection) -> None:
+            conn.execute("UPDATE peer_out SET acked_seq = ? WHERE peer = ?", (cursor, link.peer))
+
+        await self.svc.store.run(save)
+
+    # ---- link tests -------------------------------------------------------------------------
+
+    async def _link_tests(self, peer: Peer) -> None:
+        link = self.links[peer.nation]
+        await asyncio.sleep(min(1.0, self.link_test_interval_s))
+        while True:
+            test_id = new_id(f"lt-{self.nation.lower()}-{peer.nation.lower()}")
+            now = time.time()
+            env = self.svc.envelope(
+                LinkTestSent(test_id=test_id, to=peer.nation, at=now),
+                (self.nation, peer.nation), now,
+            )
+            await self.svc.store.run(lambda conn, env=env: self.svc.projector.append(conn, [env]))
+            link.last_test_at = now
+            self.wake()
+            await asyncio.sleep(self.link_test_timeout_s)
+            row = self.svc.store.reader.execute(
+                "SELECT answered_at FROM link_tests WHERE test_id = ?", (test_id,)
+            ).fetchone()
+            if row is None or row[0] is None:
+                await self._missed(peer.nation, test_id, now)
+            await asyncio.sleep(max(0.0, self.link_test_interval_s - self.link_test_timeout_s))
+
+    async def _missed(self, peer: NationCode, test_id: str, sent_at: float) -> None:
+        link = self.links[peer]
+        link.missed_tests += 1
+        now = time.time()
+        env = self.svc.envelope(
+            LinkTestMissed(test_id=test_id, peer=peer, sent_at=sent_at, at=now),
+            (self.nation, peer), now,
+        )
+        await self.svc.store.run(lambda conn: self.svc.projector.append(conn, [env]))
+        publish_link_alert(self.svc, self.nation, peer, test_id, sent_at, now)
+        self.wake()
+
+    def status(self) -> list[dict[str, Any]]:
+        rows = {
+            str(r[0]): (int(r[1]), int(r[2]))
+            for r in self.svc.store.reader.execute(
+                "SELECT peer, last_seq, acked_seq FROM peer_out"
+            )
+        }
+        out = []
+        for nation, link in self.links.items():
+            last_seq, acked = rows.get(nation, (0, 0))
+            out.append({
+                "nation": nation,
+                "address": link.address,
+                "connected": link.connected,
+                "since": link.since,
+                "backlog": max(0, last_seq - acked),
+                "last_seq": last_seq,
+                "acked_seq": acked,
+                "last_link_test_rtt_ms": link.last_rtt_ms,
+                "last_link_test_at": link.last_test_at,
+                "missed_link_tests": link.missed_tests,
+                "reconnects": link.reconnects,
+                "last_error": link.last_error,
+            })
+        return out
+
+
+def wire_max() -> int:
+    return 16 * 1024 * 1024
+
+
+def publish_link_alert(
+    svc: HotlineService, nation: NationCode, peer: NationCode, test_id: str, sent_at: float,
+    at: float,
+) -> None:
+    """An alert to this nation's ops centre: the link test to ``peer`` went unanswered."""
+    from hotline.service.views import iso
+
+    payload = {
+        "type": "alert",
+        "kind": "link_test_missed",
+        "peer": peer,
+        "nation": nation,
+        "test_id": test_id,
+        "sent_at": iso(sent_at),
+        "at": iso(at),
+        "message": f"link test {nation}→{peer} sent {iso(sent_at)} was not answered",
+    }
+
+    def ops(o: Official) -> bool:
+        return o.layer == Layer.OPS and o.nation == nation
+
+    svc.bus.publish([Item(0, _json.encode(payload), ops)])

@@ -1,0 +1,50 @@
+"""Frames of the node-to-node link (JSON over a mutually authenticated WebSocket).
+
+The connecting node pushes its stream to the node it connects to:
+
+    receiver -> sender   Hello{nation, cursor, last_hash}      where to resume
+    sender   -> receiver Batch{items: [StreamItem...]}          in seq order
+    receiver -> sender   Ack{cursor}                            after the batch is durable
+    receiver -> sender   Refused{seq, code, reason}             the item is recorded, not applied
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+
+class StreamItem(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    origin: str
+    destination: str
+    seq: int
+    prev_hash: str  # hex
+    #: The signed envelope, canonical JSON, passed through byte for byte (the chain hashes it).
+    event: msgspec.Raw
+
+
+class Hello(msgspec.Struct, frozen=True, kw_only=True, tag="hello"):
+    nation: str
+    cursor: int
+    last_hash: str
+
+
+class Batch(msgspec.Struct, frozen=True, kw_only=True, tag="batch", forbid_unknown_fields=True):
+    items: list[StreamItem]
+
+
+class Ack(msgspec.Struct, frozen=True, kw_only=True, tag="ack"):
+    cursor: int
+
+
+class Refused(msgspec.Struct, frozen=True, kw_only=True, tag="refused"):
+    seq: int
+    code: str
+    reason: str
+
+
+ToReceiver = Batch
+ToSender = Hello | Ack | Refused
+
+encoder = msgspec.json.Encoder()
+to_receiver = msgspec.json.Decoder(Batch)
+to_sender = msgspec.json.Decoder(ToSender)

@@ -1,0 +1,159 @@
+"""A nation's node: initialise its folder, then serve until cancelled.
+
+``hotline node init`` makes the signing key, the PKI, the settings and the database with the
+officials' accounts; ``hotline node start`` runs ``serve``: the API (uvicorn), the deadline
+scheduler and, with federation, the peer links, all in one task group.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from hotline.bootstrap import SIGNING_KEY, Node, build_node, resolve_compact
+from hotline.domain.ids import NationCode
+from hotline.errors import ConfigError
+from hotline.federation.link import Federation
+from hotline.service.auth import seed_accounts
+from hotline.settings import (
+    ApiSettings,
+    CotSettings,
+    FederationSettings,
+    Settings,
+    load_settings,
+    write_settings,
+)
+from hotline.pki import init_pki
+from hotline.signing import generate_signing_key, public_key_b64, save_signing_key
+from hotline.store.sqlite import SqliteStore
+
+log = logging.getLogger("hotline.node")
+
+PASSWORDS_FILE = "initial-passwords.txt"
+
+
+def init_node(
+    node_dir: Path,
+    nation: str,
+    compact: str = "camp-david",
+    *,
+    demo: bool = False,
+    base_port: int | None = None,
+    host: str = "127.0.0.1",
+) -> dict[str, Any]:
+    """Create a node folder; refuses to overwrite an existing one. Returns what it made."""
+    if (node_dir / "node.toml").exists():
+        raise ConfigError(f"{node_dir} already holds a node (node.toml exists)")
+    node_dir.mkdir(parents=True, exist_ok=True)
+    nation = nation.upper()
+    settings = Settings(nation=nation, compact=compact, demo=demo)
+    c = resolve_compact(settings, node_dir)
+    if c.party(NationCode(nation)) is None:
+        raise ConfigError(
+            f"nation '{nation}' is not a party of compact {c.id} ({', '.join(c.nations)})"
+        )
+    n = c.nation_order(NationCode(nation))
+    base = 8800 if base_port is None else base_port
+    settings = Settings(
+        nation=nation,
+        compact=compact,
+        demo=demo,
+        api=ApiSettings(host=host, port=base + n),
+        cot=CotSettings(host=host, port=base + 10 + n),
+        federation=FederationSettings(
+            host=host,
+            port=base + 20 + n,
+            peers={
+                p: f"{host}:{base + 20 + c.nation_order(p)}" for p in c.nations if p != nation
+            },
+        ),
+    )
+    write_settings(node_dir, settings)
+    init_pki(node_dir / "pki", nation, hosts=sorted({host, "127.0.0.1", "localhost"}))
+    key = generate_signing_key()
+    save_signing_key(key, node_dir / SIGNING_KEY)
+    store = SqliteStore(node_dir / settings.db)
+    try:
+        passwords = store.run_sync(
+            lambda conn: seed_accounts(conn, c, NationCode(nation), demo=demo, now=time.time())
+        )
+    finally:
+        store.close()
+    made: dict[str, Any] = {
+        "dir": str(node_dir),
+        "nation": nation,
+        "compact": c.id,
+        "signing_key": public_key_b64(key),
+        "api": f"http://{host}:{settings.api.port}",
+    }
+    if not demo:
+        path = node_dir / PASSWORDS_FILE
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.writelines(f"{h} {pw}\n" for h, pw in sorted(passwords.items()))
+        made["passwords_file"] = str(path)
+    return made
+
+
+async def run_scheduler(node: Node, poll_s: float = 1.0) -> None:
+    """Escalate what is due; sleep until the next deadline (at most ``poll_s``)."""
+    while True:
+        await node.hotline.escalate_due()
+        nxt = node.hotline.next_deadline()
+        delay = poll_s if nxt is None else min(poll_s, max(0.0, nxt - node.clock.now()))
+        await asyncio.sleep(delay)
+
+
+async def serve(
+    node_dir: Path, environ: Mapping[str, str], ready: asyncio.Event | None = None
+) -> None:
+    settings = load_settings(node_dir, environ)
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s"
+    )
+    node = build_node(settings, node_dir)
+    federation = Federation(node) if len(node.compact.parties) > 1 else None
+    if federation is not None:
+        node.extra_routes.append(federation.route(node.auth.authenticate))
+    node.store.start()
+    config = uvicorn.Config(
+        node.app(),
+        host=settings.api.host,
+        port=settings.api.port,
+        log_level=settings.log_level,
+        access_log=False,
+        lifespan="off",
+        ws="websockets-sansio",
+        ws_max_size=settings.api.max_body_bytes,
+        timeout_graceful_shutdown=2,
+    )
+    server = uvicorn.Server(config)
+    try:
+        async with asyncio.TaskGroup() as tg:
+            api = tg.create_task(server.serve())
+            background = [tg.create_task(run_scheduler(node))]
+            if federation is not None:
+                background.append(tg.create_task(federation.run()))
+            while not server.started and not api.done():
+                await asyncio.sleep(0.01)
+            if ready is not None and server.started:
+                ready.set()
+            await api
+            for task in background:
+                task.cancel()
+    finally:
+        with contextlib.suppress(Exception):
+            node.close()
+
+
+def open_store(node_dir: Path, environ: Mapping[str, str]) -> tuple[Settings, SqliteStore]:
+    settings = load_settings(node_dir, environ)
+    return settings, SqliteStore(node_dir / settings.db)

@@ -1,0 +1,54 @@
+"""The small interfaces the service layer needs; adapters implement them."""
+
+from __future__ import annotations
+
+import secrets
+import sqlite3
+import time
+from collections.abc import Callable
+from typing import Protocol, TypeVar
+
+from hotline.domain.events import Envelope
+
+T = TypeVar("T")
+
+
+class Clock(Protocol):
+    def now(self) -> float:
+        """Seconds since the Unix epoch, UTC."""
+        ...
+
+
+class SystemClock:
+    def now(self) -> float:
+        return time.time()
+
+
+class FakeClock:
+    """A clock tests move by hand."""
+
+    def __init__(self, start: float = 1_790_000_000.0) -> None:
+        self.t = start
+
+    def now(self) -> float:
+        return self.t
+
+    def advance(self, seconds: float) -> None:
+        self.t += seconds
+
+
+class Store(Protocol):
+    reader: sqlite3.Connection
+
+    async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T: ...
+
+
+class Signer(Protocol):
+    nation: str
+
+    def sign_envelope(self, env: Envelope) -> Envelope: ...
+
+
+def new_id(prefix: str) -> str:
+    """``<prefix>-<ms since epoch, hex>-<8 random hex>``: unique, roughly time-ordered."""
+    return f"{prefix}-{int(time.time() * 1000):x}-{secrets.token_hex(4)}"

@@ -1,0 +1,229 @@
+"""Projections: how each event changes the tables, run inside the writer's transaction.
+
+The rules live in ``domain.hotline`` (``start``, ``apply_receipt``); this module only loads the
+rows a rule needs and writes back what it returned.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+
+import msgspec
+
+from hotline.domain import hotline as rules
+from hotline.domain.compact import Compact
+from hotline.domain.events import (
+    Envelope,
+    LinkTestAnswered,
+    LinkTestMissed,
+    LinkTestSent,
+    MessageAcknowledged,
+    MessageDelivered,
+    MessageEscalated,
+    MessageRead,
+    MessageSent,
+    encode_envelope,
+)
+from hotline.domain.ids import MessageId, NationCode
+from hotline.domain.releasability import peers_for
+from hotline.errors import Replayed
+from hotline.ledger.chain import GENESIS, link_hash
+
+_sent_encoder = msgspec.json.Encoder()
+_sent_decoder = msgspec.json.Decoder(MessageSent)
+
+_RECEIPT_COLUMNS = (
+    "nation, delivered_at, read_at, read_by, acked_at, acked_by, level, notified, "
+    "escalated_at, next_at"
+)
+
+
+class Projector:
+    """Appends envelopes and applies them to the projections; knows this node's nation."""
+
+    def __init__(self, compact: Compact, nation: NationCode) -> None:
+        self.compact = compact
+        self.nation = nation
+
+    def append(self, conn: sqlite3.Connection, envs: Sequence[Envelope]) -> list[int]:
+        """Insert each envelope, apply it, and queue it on the streams of the peers that may
+        hold it (only events this node originated travel: federation is origin-to-peer).
+
+        Raises Replayed if an event id is already stored (nothing of the batch is kept: the
+        caller's savepoint rolls it back).
+        """
+        seqs = []
+        for env in envs:
+            raw = encode_envelope(env)
+            try:
+                cur = conn.execute(
+                    "INSERT INTO events(id, origin, type, at, raw) VALUES (?, ?, ?, ?, ?)",
+                    (env.id, env.origin, env.type, env.at, raw),
+                )
+            except sqlite3.IntegrityError:
+                raise Replayed(f"event {env.id} from {env.origin} is already stored") from None
+            seq = int(cur.lastrowid or 0)
+            self.project(conn, env, seq)
+            if env.origin == self.nation:
+                for peer in peers_for(env, self.nation, self.compact.nations):
+                    _enqueue(conn, self.nation, peer, seq, raw)
+            seqs.append(seq)
+        return seqs
+
+    def project(self, conn: sqlite3.Connection, env: Envelope, seq: int) -> None:
+        body = env.body
+        if isinstance(body, MessageSent):
+            self._message_sent(conn, body, seq)
+        elif isinstance(
+            body, MessageDelivered | MessageRead | MessageAcknowledged | MessageEscalated
+        ):
+            r = load_receipt(conn, body.message_id, body.nation) or rules.Receipt(
+                nation=body.nation
+            )
+            save_receipt(conn, body.message_id, rules.apply_receipt(r, body))
+        elif isinstance(body, LinkTestSent):
+            conn.execute(
+                "INSERT OR IGNORE INTO link_tests(test_id, origin, peer, sent_at) "
+                "VALUES (?, ?, ?, ?)",
+                (body.test_id, env.origin, body.to, body.at),
+            )
+        elif isinstance(body, LinkTestAnswered):
+            conn.execute(
+                "UPDATE link_tests SET answered_at = ? WHERE test_id = ?", (body.at, body.test_id)
+            )
+        elif isinstance(body, LinkTestMissed):
+            conn.execute(
+                "UPDATE link_tests SET missed_at = ? WHERE test_id = ?", (body.at, body.test_id)
+            )
+
+    def _message_sent(self, conn: sqlite3.Connection, sent: MessageSent, seq: int) -> None:
+        conn.execute(
+            "INSERT INTO messages(id, seq, channel, nation, prec_rank, sent_at, raw) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                sent.message_id,
+                seq,
+                sent.channel,
+                sent.nation,
+                sent.precedence.rank,
+                sent.sent_at,
+                _sent_encoder.encode(sent),
+            ),
+        )
+        state = rules.start(self.compact, sent)
+        for r in state.receipts.values():
+            # A receipt may have arrived (from a third nation) before the message itself.
+            early = load_receipt(conn, sent.message_id, r.nation)
+            if early is not None:
+                if early.acked_at is None and early.level == 0:
+                    early.next_at = r.next_at
+                r = early
+            save_receipt(conn, sent.message_id, r)
+
+
+def _enqueue(
+    conn: sqlite3.Connection, origin: NationCode, peer: NationCode, event_seq: int, raw: bytes
+) -> None:
+    row = conn.execute(
+        "SELECT last_seq, last_hash FROM peer_out WHERE peer = ?", (peer,)
+    ).fetchone()
+    last_seq, last_hash = (int(row[0]), bytes(row[1])) if row else (0, GENESIS)
+    seq = last_seq + 1
+    new_hash = link_hash(last_hash, origin, peer, seq, raw)
+    conn.execute(
+        "INSERT INTO outbox(peer, seq, prev_hash, event_seq) VALUES (?, ?, ?, ?)",
+        (peer, seq, last_hash, event_seq),
+    )
+    conn.execute(
+        "INSERT INTO peer_out(peer, last_seq, last_hash) VALUES (?, ?, ?) "
+        "ON CONFLICT(peer) DO UPDATE SET last_seq = excluded.last_seq, "
+        "last_hash = excluded.last_hash",
+        (peer, seq, new_hash),
+    )
+
+
+def load_receipt(conn: sqlite3.Connection, message_id: str, nation: str) -> rules.Receipt | None:
+    row = conn.execute(
+        f"SELECT {_RECEIPT_COLUMNS} FROM receipts WHERE message_id = ? AND nation = ?",
+        (message_id, nation),
+    ).fetchone()
+    return _receipt(row) if row else None
+
+
+def _receipt(row: sqlite3.Row | tuple[object, ...]) -> rules.Receipt:
+    (nation, delivered, read, read_by, acked, acked_by, level, notified, esc_at, next_at) = row
+    return rules.Receipt(
+        nation=NationCode(str(nation)),
+        delivered_at=delivered,  # type: ignore[arg-type]
+        read_at=read,  # type: ignore[arg-type]
+        read_by=read_by,  # type: ignore[arg-type]
+        acked_at=acked,  # type: ignore[arg-type]
+        acked_by=acked_by,  # type: ignore[arg-type]
+        level=int(level),  # type: ignore[call-overload]
+        notified=tuple(str(notified).split(",")) if notified else (),  # type: ignore[arg-type]
+        escalated_at=esc_at,  # type: ignore[arg-type]
+        next_at=next_at,  # type: ignore[arg-type]
+    )
+
+
+def save_receipt(conn: sqlite3.Connection, message_id: str, r: rules.Receipt) -> None:
+    conn.execute(
+        f"INSERT OR REPLACE INTO receipts(message_id, {_RECEIPT_COLUMNS}) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            message_id,
+            r.nation,
+            r.delivered_at,
+            r.read_at,
+            r.read_by,
+            r.acked_at,
+            r.acked_by,
+            r.level,
+            ",".join(r.notified),
+            r.escalated_at,
+            r.next_at,
+        ),
+    )
+
+
+def load_message(conn: sqlite3.Connection, message_id: str) -> rules.MessageState | None:
+    row = conn.execute("SELECT raw FROM messages WHERE id = ?", (message_id,)).fetchone()
+    if row is None:
+        return None
+    sent = _sent_decoder.decode(row[0])
+    receipts = {
+        r.nation: r
+        for r in (
+            _receipt(x)
+            for x in conn.execute(
+                f"SELECT {_RECEIPT_COLUMNS} FROM receipts WHERE message_id = ?", (message_id,)
+            )
+        )
+        if r.nation in sent.rel_to
+    }
+    return rules.MessageState(sent=sent, receipts=receipts)
+
+
+def decode_sent(raw: bytes) -> MessageSent:
+    return _sent_decoder.decode(raw)
+
+
+def message_ids_due(conn: sqlite3.Connection, nation: str, now: float) -> list[MessageId]:
+    return [
+        MessageId(str(r[0]))
+        for r in conn.execute(
+            "SELECT message_id FROM receipts WHERE nation = ? AND acked_at IS NULL "
+            "AND next_at IS NOT NULL AND next_at <= ? ORDER BY next_at",
+            (nation, now),
+        )
+    ]
+
+
+def next_due_at(conn: sqlite3.Connection, nation: str) -> float | None:
+    row = conn.execute(
+        "SELECT MIN(next_at) FROM receipts WHERE nation = ? AND acked_at IS NULL "
+        "AND next_at IS NOT NULL",
+        (nation,),
+    ).fetchone()
+    return float(row[0]) if row and row[0] is not None else None

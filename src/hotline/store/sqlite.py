@@ -1,0 +1,198 @@
+"""SQLite store: one writer thread with group commit, and a reader connection for the loop.
+
+Every change is a *job*: a function run on the writer's connection inside a transaction. The
+writer drains whatever jobs are queued, runs each under its own SAVEPOINT (one job's error
+rolls back only that job), commits once with ``synchronous=FULL`` and only then resolves the
+callers' futures. A resolved job is durable; a 201 built on it means the fsync happened.
+
+Measured on this machine's class: group commit reaches tens of thousands of durable rows per
+second where one commit per row manages about 3,000 (``docs/performance.md``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, TypeVar
+
+from hotline.errors import StoreError
+
+T = TypeVar("T")
+Job = Callable[[sqlite3.Connection], T]
+
+MAX_BATCH = 2000
+
+
+@dataclass(slots=True)
+class _Pending:
+    fn: Callable[[sqlite3.Connection], Any]
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[Any]
+    result: Any = None
+    error: BaseException | None = None
+
+
+@dataclass(slots=True)
+class WriterStats:
+    commits: int = 0
+    jobs: int = 0
+    largest_batch: int = 0
+    batch_sizes: list[int] = field(default_factory=list)
+
+
+_STOP = object()
+
+
+def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
+    """A connection in WAL mode with ``synchronous=FULL`` and autocommit (explicit BEGIN)."""
+    conn = sqlite3.connect(
+        str(path), isolation_level=None, check_same_thread=False, timeout=30.0
+    )
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("PRAGMA busy_timeout=30000")
+    if readonly:
+        conn.execute("PRAGMA query_only=ON")
+    return conn
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Apply every ``migrations/NNNN_*.sql`` not applied yet; returns the schema version."""
+    version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    scripts = sorted(
+        (p for p in resources.files("hotline.store").joinpath("migrations").iterdir()
+         if p.name.endswith(".sql")),
+        key=lambda p: p.name,
+    )
+    for script in scripts:
+        number = int(script.name.split("_", 1)[0])
+        if number <= version:
+            continue
+        conn.executescript(
+            "BEGIN IMMEDIATE;\n" + script.read_text() + f"\nPRAGMA user_version={number};\nCOMMIT;"
+        )
+        version = number
+    return version
+
+
+class SqliteStore:
+    """The node's store. ``await store.run(job)`` returns once the job is durable."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self.stats = WriterStats()
+        boot = connect(path)
+        try:
+            migrate(boot)
+        finally:
+            boot.close()
+        self.reader = connect(path, readonly=True)
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._writer, name="hotline-writer", daemon=True)
+            self._thread.start()
+
+    def close(self) -> None:
+        if self._thread is not None:
+            self._queue.put(_STOP)
+            self._thread.join()
+            self._thread = None
+        self.reader.close()
+
+    async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn(conn)`` in the writer's next transaction; return its result once durable."""
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[T] = loop.create_future()
+        self._queue.put(_Pending(fn, loop, fut))
+        return await fut
+
+    def run_sync(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run a job from a thread with no event loop (CLI set-up): one immediate transaction."""
+        conn = connect(self.path)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = fn(conn)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+            return result
+        finally:
+            conn.close()
+
+    # ---- the writer thread ----------------------------------------------------------------
+
+    def _writer(self) -> None:
+        conn = connect(self.path)
+        try:
+            while True:
+                first = self._queue.get()
+                if first is _STOP:
+                    return
+                batch: list[_Pending] = [first]
+                stop = False
+                while len(batch) < MAX_BATCH:
+                    try:
+                        nxt = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if nxt is _STOP:
+                        stop = True
+                        break
+                    batch.append(nxt)
+                self._commit(conn, batch)
+                if stop:
+                    return
+        finally:
+            conn.close()
+
+    def _commit(self, conn: sqlite3.Connection, batch: list[_Pending]) -> None:
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for job in batch:
+                conn.execute("SAVEPOINT job")
+                try:
+                    job.result = job.fn(conn)
+                except BaseException as exc:  # handed to the caller, never swallowed
+                    conn.execute("ROLLBACK TO job")
+                    job.error = exc
+                conn.execute("RELEASE job")
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            failure = StoreError(f"commit failed: {exc}")
+            for job in batch:
+                job.error, job.result = failure, None
+        self.stats.commits += 1
+        self.stats.jobs += len(batch)
+        self.stats.largest_batch = max(self.stats.largest_batch, len(batch))
+        by_loop: dict[asyncio.AbstractEventLoop, list[_Pending]] = {}
+        for job in batch:
+            by_loop.setdefault(job.loop, []).append(job)
+        for loop, jobs in by_loop.items():
+            try:
+                loop.call_soon_threadsafe(_resolve, jobs)
+            except RuntimeError:  # the caller's loop is closed: nobody waits for these
+                pass
+
+
+def _resolve(jobs: list[_Pending]) -> None:
+    for job in jobs:
+        if job.future.done():
+            continue
+        if job.error is not None:
+            job.future.set_exception(job.error)
+        else:
+            job.future.set_result(job.result)
