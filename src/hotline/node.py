@@ -12,7 +12,7 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ import uvicorn
 from hotline.bootstrap import SIGNING_KEY, Node, build_node, resolve_compact
 from hotline.domain.ids import NationCode
 from hotline.errors import ConfigError
+from hotline.ports import Clock
 from hotline.federation.link import Federation
 from hotline.service.auth import seed_accounts
 from hotline.settings import (
@@ -113,13 +114,25 @@ async def run_scheduler(node: Node, poll_s: float = 1.0) -> None:
 
 
 async def serve(
-    node_dir: Path, environ: Mapping[str, str], ready: asyncio.Event | None = None
+    node_dir: Path,
+    environ: Mapping[str, str],
+    ready: asyncio.Event | None = None,
+    *,
+    clock: Clock | None = None,
+    on_node: Callable[[Node], None] | None = None,
+    scheduler_poll_s: float = 1.0,
 ) -> None:
+    """Run the node in ``node_dir`` until cancelled; ``ready`` is set once it listens.
+
+    ``clock`` and ``on_node`` let tests drive time and reach the wired services.
+    """
     settings = load_settings(node_dir, environ)
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s"
     )
-    node = build_node(settings, node_dir)
+    node = build_node(settings, node_dir, clock)
+    if on_node is not None:
+        on_node(node)
     federation = Federation(node) if len(node.compact.parties) > 1 else None
     if federation is not None:
         node.extra_routes.append(federation.route(node.auth.authenticate))
@@ -136,22 +149,26 @@ async def serve(
         timeout_graceful_shutdown=2,
     )
     server = uvicorn.Server(config)
+    api = asyncio.create_task(server.serve())
     try:
         async with asyncio.TaskGroup() as tg:
-            api = tg.create_task(server.serve())
-            background = [tg.create_task(run_scheduler(node))]
+            background = [tg.create_task(run_scheduler(node, scheduler_poll_s))]
             if federation is not None:
                 background.append(tg.create_task(federation.run()))
             while not server.started and not api.done():
                 await asyncio.sleep(0.01)
             if ready is not None and server.started:
                 ready.set()
-            await api
+            await asyncio.shield(api)  # returns on SIGINT/SIGTERM (uvicorn handles them)
             for task in background:
                 task.cancel()
     finally:
-        with contextlib.suppress(Exception):
-            node.close()
+        # Cancelled from outside (tests, the demo) or stopped by a signal: close the
+        # listening sockets and open connections before the store.
+        server.should_exit = True
+        with contextlib.suppress(BaseException):
+            await asyncio.wait_for(asyncio.shield(api), 10)
+        node.close()
 
 
 def open_store(node_dir: Path, environ: Mapping[str, str]) -> tuple[Settings, SqliteStore]:

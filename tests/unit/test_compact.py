@@ -17,7 +17,7 @@ from hotline.compacts import (
     parse_duration,
 )
 from hotline.domain.compact import DEFAULT_ACK_S, Compact
-from hotline.domain.ids import LAYERS, Classification, Layer, NationCode, Precedence
+from hotline.domain.ids import LAYERS, Classification, Handle, Layer, NationCode, Precedence
 
 USA, JPN, KOR = NationCode("USA"), NationCode("JPN"), NationCode("KOR")
 BUNDLED = Path(__file__).parents[2] / "src" / "hotline" / "compacts"
@@ -318,3 +318,19 @@ def test_party_pins_are_kept(tmp_path: Path) -> None:
         "ab" * 32,
         "A" * 43 + "=",
     )
+
+
+def test_the_worked_example_in_the_docs_loads() -> None:
+    doc = (Path(__file__).parents[2] / "docs" / "compact.md").read_text(encoding="utf-8")
+    example = doc.split("```toml\n", 1)[1].split("```", 1)[0]
+    compact = parse_compact(example, "example.toml")
+    assert [c.id for c in compact.channels] == [
+        "leaders.aus-gbr-usa",
+        "leaders.aus-usa",
+        "ops.aus-gbr-usa",
+        "ops.aus-usa",
+        "ops.gbr-usa",
+    ]
+    assert len(compact.officials) == 12
+    vice = compact.official(Handle("usa.leaders.2"))
+    assert vice is not None and vice.clearance == Classification.CONFIDENTIAL

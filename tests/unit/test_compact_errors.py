@@ -528,3 +528,20 @@ ops = ['''Ops "centre" of {name}''']
         f"{source}:7: parties.BBB.timezone: "
         "'Mars/Olympus' is not an IANA time zone (e.g. 'Asia/Tokyo')"
     )
+
+
+def test_a_mistake_in_the_defaults_is_reported_once() -> None:
+    rows = "\n".join(f'{{ code = "{c * 3}", name = "{c}" }},' for c in "ABCDEFGH")
+    text = (
+        'id = "x"\ntitle = "X"\nlayers = ["ops"]\nclassifications = ["secret"]\n'
+        f"parties = [\n{rows}\n]\n"
+        '[official_defaults]\nops = ["Ops of {name}", { title = "Duty", clearance = "top_secret",'
+        ' handle = "x.ops.2" }]\n'
+    )
+    with pytest.raises(CompactError) as caught:
+        parse_compact(text, "defaults.toml")
+    assert [(line, fld) for line, fld, _ in caught.value.problems] == [
+        (16, "official_defaults.ops[1].handle"),
+        (16, "official_defaults.ops[1].clearance"),
+    ]
+    assert "'top_secret' is not a classification of this compact (secret)" in str(caught.value)

@@ -416,6 +416,9 @@ def test_amendment_voids_earlier_approvals_and_stale_versions_are_refused() -> N
     )
     st = state.statement("s-1")
     assert st is not None and st.version == 2 and st.approved_by == ()
+    assert "approved statement s-1 version 1 (void: amended to version 2)" in [
+        e.what for e in timeline(state)
+    ]
     with pytest.raises(Conflict, match="is at version 2; approval of version 1 refused"):
         run(state, old, T0 + 80)
     with pytest.raises(Conflict, match="written against version 1"):

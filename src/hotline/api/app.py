@@ -16,6 +16,7 @@ from litestar import Litestar, Request, Response, WebSocket, get, post, websocke
 from litestar.exceptions import HTTPException, WebSocketDisconnect
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
+from litestar.params import FromPath, FromQuery, JSONBody
 
 from hotline.api import errors as api_errors
 from hotline.domain.compact import Compact
@@ -68,7 +69,7 @@ def create_app(deps: ApiDeps) -> Litestar:
         return auth.authenticate(_bearer(request))
 
     @post("/api/v1/login", status_code=200, tags=["auth"])
-    async def login(data: LoginRequest) -> dict[str, Any]:
+    async def login(data: JSONBody[LoginRequest]) -> dict[str, Any]:
         """Exchange a handle and password for a bearer token (expires; revocable)."""
         token, s = await auth.login(data.handle, data.password)
         return {
@@ -104,7 +105,7 @@ def create_app(deps: ApiDeps) -> Litestar:
 
     @post("/api/v1/channels/{channel:str}/messages", status_code=201, tags=["hotline"])
     async def send(
-        request: Request[Any, Any, Any], channel: str, data: SendRequest
+        request: Request[Any, Any, Any], channel: FromPath[str], data: JSONBody[SendRequest]
     ) -> dict[str, Any]:
         """Send a message; the 201 is returned only once it is durable (fsync)."""
         official = session(request).official
@@ -120,7 +121,10 @@ def create_app(deps: ApiDeps) -> Litestar:
 
     @get("/api/v1/channels/{channel:str}/messages", tags=["hotline"])
     async def history(
-        request: Request[Any, Any, Any], channel: str, after: str | None = None, limit: int = 100
+        request: Request[Any, Any, Any],
+        channel: FromPath[str],
+        after: FromQuery[str | None] = None,
+        limit: FromQuery[int] = 100,
     ) -> list[dict[str, Any]]:
         """History of the channel, oldest first."""
         if not 1 <= limit <= 1000:
@@ -133,16 +137,16 @@ def create_app(deps: ApiDeps) -> Litestar:
         return svc.inbox(session(request).official)
 
     @get("/api/v1/messages/{message_id:str}", tags=["hotline"])
-    async def message(request: Request[Any, Any, Any], message_id: str) -> dict[str, Any]:
+    async def message(request: Request[Any, Any, Any], message_id: FromPath[str]) -> dict[str, Any]:
         """A message with per-nation receipts and escalation state; marks it read."""
         return await svc.read(session(request).official, message_id)
 
     @post("/api/v1/messages/{message_id:str}/read", status_code=200, tags=["hotline"])
-    async def read(request: Request[Any, Any, Any], message_id: str) -> dict[str, Any]:
+    async def read(request: Request[Any, Any, Any], message_id: FromPath[str]) -> dict[str, Any]:
         return await svc.read(session(request).official, message_id)
 
     @post("/api/v1/messages/{message_id:str}/ack", status_code=200, tags=["hotline"])
-    async def ack(request: Request[Any, Any, Any], message_id: str) -> dict[str, Any]:
+    async def ack(request: Request[Any, Any, Any], message_id: FromPath[str]) -> dict[str, Any]:
         """Acknowledge the message for the official's nation."""
         return await svc.acknowledge(session(request).official, message_id)
 

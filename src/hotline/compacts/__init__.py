@@ -795,13 +795,23 @@ def _check_templates(c: _Checker, entries: list[_Entry | None], path: TomlPath, 
 
 def _officials(c: _Checker, raw: object, raw_defaults: object, ctx: _Context) -> list[Official]:
     layer_names = [str(layer) for layer in ctx.layers]
+    classes = [str(level) for level in ctx.classifications]
     defaults: dict[str, list[_Entry | None]] = {}
     table = _keys(c, raw_defaults, ("official_defaults",), layer_names)
     for layer, items in (table or {}).items():
         if layer in layer_names:
             path: TomlPath = ("official_defaults", layer)
-            defaults[layer] = _entries(c, items, path, f"official_defaults.{layer}")
-            _check_templates(c, defaults[layer], path, f"official_defaults.{layer}")
+            label = f"official_defaults.{layer}"
+            defaults[layer] = _entries(c, items, path, label)
+            _check_templates(c, defaults[layer], path, label)
+            for rank, entry in enumerate(defaults[layer]):  # checked once, not once per party
+                if entry is not None and entry.handle is not None:
+                    msg = "a default has no handle of its own (its position gives one per party)"
+                    c.add((*path, rank, "handle"), msg, f"{label}[{rank}].handle")
+                if entry is not None and not _cleared(
+                    c, entry, (*path, rank), f"{label}[{rank}]", classes
+                ):
+                    defaults[layer][rank] = None
 
     per_nation: dict[str, dict[str, list[_Entry | None]]] = {}
     nations = [code.lower() for code in ctx.codes]
@@ -817,7 +827,6 @@ def _officials(c: _Checker, raw: object, raw_defaults: object, ctx: _Context) ->
         }
 
     out: list[Official] = []
-    classes = [str(level) for level in ctx.classifications]
     for code in ctx.codes:
         nation = code.lower()
         party = ctx.parties[code]
@@ -835,7 +844,6 @@ def _officials(c: _Checker, raw: object, raw_defaults: object, ctx: _Context) ->
                     f"officials.{nation}.{layer}",
                 )
                 continue
-            base = ("officials", nation, layer) if own is not None else ("official_defaults", layer)
             fmt = {"code": code, "nation": nation, "name": party.name}
             for rank, entry in enumerate(entries):
                 handle = Handle(
@@ -843,23 +851,18 @@ def _officials(c: _Checker, raw: object, raw_defaults: object, ctx: _Context) ->
                 )
                 if entry is None:
                     continue
-                where = (*base, rank)
-                if entry.handle is not None and entry.handle != handle:
-                    c.add(
-                        (*where, "handle"),
-                        f"{entry.handle!r} does not match its place in the list: entry "
-                        f"{rank + 1} of {nation}.{layer} is {handle!r}",
-                        f"officials.{handle}.handle",
-                    )
+                if own is not None:
+                    where = ("officials", nation, layer, rank)
+                    if entry.handle is not None and entry.handle != handle:
+                        c.add(
+                            (*where, "handle"),
+                            f"{entry.handle!r} does not match its place in the list: entry "
+                            f"{rank + 1} of {nation}.{layer} is {handle!r}",
+                            f"officials.{handle}.handle",
+                        )
+                    if not _cleared(c, entry, where, f"officials.{handle}", classes):
+                        continue
                 clearance = entry.clearance or (ctx.classifications[-1] if classes else None)
-                if entry.clearance is not None and str(entry.clearance) not in classes:
-                    c.add(
-                        (*where, "clearance"),
-                        f"{str(entry.clearance)!r} is not a classification of this compact "
-                        f"({', '.join(classes)})",
-                        f"officials.{handle}.clearance",
-                    )
-                    continue
                 if clearance is None:
                     continue
                 out.append(
@@ -875,6 +878,18 @@ def _officials(c: _Checker, raw: object, raw_defaults: object, ctx: _Context) ->
                     )
                 )
     return out
+
+
+def _cleared(c: _Checker, entry: _Entry, where: TomlPath, who: str, classes: list[str]) -> bool:
+    """Is the entry's clearance (if it has one) a classification of this compact?"""
+    if entry.clearance is None or str(entry.clearance) in classes:
+        return True
+    c.add(
+        (*where, "clearance"),
+        f"{str(entry.clearance)!r} is not a classification of this compact ({', '.join(classes)})",
+        f"{who}.clearance",
+    )
+    return False
 
 
 def _fill(template: str, values: Mapping[str, str]) -> str:

@@ -97,7 +97,10 @@ def timeline(state: Consultation) -> list[TimelineEntry]:
                     at=a.at,
                     nation=a.nation,
                     by=a.by,
-                    what=f"approved statement {s.statement_id} version {a.version}",
+                    what=f"approved statement {s.statement_id} version {a.version}"
+                    + (
+                        "" if a.version == s.version else f" (void: amended to version {s.version})"
+                    ),
                 )
             )
         if s.adopted_at is not None:

@@ -44,6 +44,8 @@ class Trust:
     node_key: Path
     own_ca: Path
     peers: dict[NationCode, Peer]
+    #: Parties this node does not federate with yet, and why (shown in the peers status).
+    unconfigured: dict[NationCode, str]
 
     @property
     def ca_paths(self) -> list[Path]:
@@ -63,7 +65,8 @@ class Trust:
 def load_trust(
     node_dir: Path, compact: Compact, nation: NationCode, addresses: dict[str, str]
 ) -> Trust:
-    """Every peer of the compact with its pins; ConfigError naming what is missing or wrong."""
+    """Every pinned peer of the compact. A party not pinned yet is listed in ``unconfigured``
+    (the node still serves its own officials); a pin that does not match is a ConfigError."""
     overrides: dict[str, dict[str, str]] = {}
     peers_file = node_dir / PEERS_FILE
     if peers_file.exists():
@@ -76,6 +79,7 @@ def load_trust(
         raise ConfigError(f"{peers_file}: {unknown[0]} is not a party of {compact.id}")
     peers: dict[NationCode, Peer] = {}
     problems: list[str] = []
+    unconfigured: dict[NationCode, str] = {}
     for party in compact.parties:
         if party.code == nation:
             continue
@@ -95,7 +99,7 @@ def load_trust(
                 )
                 if not ok
             ]
-            problems.append(f"peer {party.code}: missing {', '.join(missing)}")
+            unconfigured[party.code] = f"not pinned yet: missing {', '.join(missing)}"
             continue
         actual = fingerprint(ca_path)
         if normalize_fingerprint(pinned) != actual:
@@ -116,7 +120,7 @@ def load_trust(
             f"federation trust of {nation} in {node_dir}: " + "; ".join(problems)
         )
     pki = node_dir / PKI_DIR
-    return Trust(nation, pki / "node.crt", pki / "node.key", pki / "ca.crt", peers)
+    return Trust(nation, pki / "node.crt", pki / "node.key", pki / "ca.crt", peers, unconfigured)
 
 
 def trust_peer(

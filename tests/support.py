@@ -1,0 +1,160 @@
+"""Test support: real nodes (real SQLite files, real sockets on 127.0.0.1, real mutual TLS).
+
+``cluster`` runs several nations' nodes in the test's event loop, federated with each other;
+``DemoCluster`` (``hotline.demo``) runs them as real processes for fault tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import msgspec
+import websockets
+from websockets.asyncio.client import ClientConnection
+
+from hotline.bootstrap import Node
+from hotline.federation.trust import pin_peers
+from hotline.node import init_node, serve
+from hotline.ports import Clock
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_base_port() -> int:
+    """A base port whose demo block (base+1 .. base+29) is free on 127.0.0.1."""
+    for _ in range(200):
+        base = random.randrange(20000, 60000, 100)
+        if all(_bindable(base + i) for i in range(1, 30)):
+            return base
+    raise RuntimeError("no free block of ports on 127.0.0.1")
+
+
+@dataclass
+class LiveNode:
+    nation: str
+    url: str
+    node_dir: Path
+    node: Node | None = None
+    task: asyncio.Task[None] | None = None
+    clients: list[httpx.AsyncClient] = field(default_factory=list)
+
+    async def login(self, handle: str, password: str | None = None) -> httpx.AsyncClient:
+        """An HTTP client logged in as ``handle`` (demo password by default)."""
+        client = httpx.AsyncClient(base_url=self.url, timeout=10.0)
+        self.clients.append(client)
+        resp = await client.post(
+            "/api/v1/login", json={"handle": handle, "password": password or handle}
+        )
+        assert resp.status_code == 200, resp.text
+        token = resp.json()["token"]
+        client.headers["authorization"] = f"Bearer {token}"
+        client.token = token  # type: ignore[attr-defined]
+        return client
+
+    @contextlib.asynccontextmanager
+    async def stream(self, client: httpx.AsyncClient) -> AsyncIterator[ClientConnection]:
+        token = client.token  # type: ignore[attr-defined]
+        url = self.url.replace("http", "ws", 1) + f"/api/v1/stream?token={token}"
+        async with websockets.connect(url) as ws:
+            hello = msgspec.json.decode(await ws.recv())
+            assert hello["type"] == "hello", hello
+            yield ws
+
+
+@dataclass
+class Cluster:
+    root: Path
+    base_port: int
+    nodes: dict[str, LiveNode]
+
+    def __getitem__(self, nation: str) -> LiveNode:
+        return self.nodes[nation]
+
+
+async def recv_until(
+    ws: ClientConnection, pred: Callable[[dict[str, Any]], bool], timeout_s: float = 10.0
+) -> dict[str, Any]:
+    """The first stream event satisfying ``pred`` (events before it are dropped)."""
+    async with asyncio.timeout(timeout_s):
+        while True:
+            event: dict[str, Any] = msgspec.json.decode(await ws.recv())
+            if pred(event):
+                return event
+
+
+async def eventually(
+    check: Callable[[], Awaitable[bool]], timeout_s: float = 10.0, what: str = "condition"
+) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not await check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"{what} did not hold within {timeout_s}s")
+        await asyncio.sleep(0.02)
+
+
+@contextlib.asynccontextmanager
+async def running_cluster(
+    root: Path,
+    nations: tuple[str, ...] = ("USA", "JPN", "KOR"),
+    *,
+    compact: str = "camp-david",
+    clock: Clock | None = None,
+    federate: bool = True,
+    environ: dict[str, str] | None = None,
+) -> AsyncIterator[Cluster]:
+    base = free_base_port()
+    dirs = {}
+    for n in nations:
+        d = root / n.lower()
+        init_node(d, n, compact, demo=True, base_port=base)
+        dirs[n] = d
+    if federate:
+        pin_peers(dirs)
+    nodes = {}
+    order = ["USA", "JPN", "KOR"] if compact == "camp-david" else list(nations)
+    for n in nations:
+        port = base + order.index(n) + 1
+        nodes[n] = LiveNode(n, f"http://127.0.0.1:{port}", dirs[n])
+    cluster = Cluster(root, base, nodes)
+    for n, live in nodes.items():
+        ready = asyncio.Event()
+
+        def keep(node: Node, live: LiveNode = live) -> None:
+            live.node = node
+
+        live.task = asyncio.create_task(
+            serve(live.node_dir, environ or {}, ready, clock=clock, on_node=keep,
+                  scheduler_poll_s=0.05)
+        )
+        waiter = asyncio.create_task(ready.wait())
+        done, _ = await asyncio.wait({waiter, live.task}, timeout=20,
+                                     return_when=asyncio.FIRST_COMPLETED)
+        if live.task in done:
+            waiter.cancel()
+            live.task.result()  # raises the node's start-up error
+        assert waiter in done, f"{n} node did not start"
+    try:
+        yield cluster
+    finally:
+        for live in nodes.values():
+            for client in live.clients:
+                await client.aclose()
+            if live.task is not None:
+                live.task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await live.task
