@@ -138,12 +138,19 @@ async def running_cluster(
             live.node = node
 
         live.task = asyncio.create_task(
-            serve(live.node_dir, environ or {}, ready, clock=clock, on_node=keep,
-                  scheduler_poll_s=0.05)
+            serve(
+                live.node_dir,
+                environ or {},
+                ready,
+                clock=clock,
+                on_node=keep,
+                scheduler_poll_s=0.05,
+            )
         )
         waiter = asyncio.create_task(ready.wait())
-        done, _ = await asyncio.wait({waiter, live.task}, timeout=20,
-                                     return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait(
+            {waiter, live.task}, timeout=20, return_when=asyncio.FIRST_COMPLETED
+        )
         if live.task in done:
             waiter.cancel()
             live.task.result()  # raises the node's start-up error

@@ -119,7 +119,9 @@ def node_start(node_dir: Path) -> None:
 
 # ---- officials' commands --------------------------------------------------------------------
 
-node_option = click.option("--node", required=True, help="The node's URL, e.g. http://127.0.0.1:8801")
+node_option = click.option(
+    "--node", required=True, help="The node's URL, e.g. http://127.0.0.1:8801"
+)
 as_option = click.option("--as", "handle", required=True, help="Your handle, e.g. usa.ops")
 password_option = click.option(
     "--password", default=None, help="Password (else $HOTLINE_PASSWORD, else the demo password)."
@@ -131,16 +133,27 @@ password_option = click.option(
 @as_option
 @password_option
 @click.option("--channel", required=True, help="e.g. ops.usa-jpn-kor")
-@click.option("--precedence", default="routine", show_default=True,
-              help="flash | immediate | priority | routine")
+@click.option(
+    "--precedence",
+    default="routine",
+    show_default=True,
+    help="flash | immediate | priority | routine",
+)
 @click.option("--classification", default=None, help="unclassified .. top_secret")
 @click.option("--rel-to", default=None, help="Comma-separated nations, e.g. USA,JPN")
 @click.argument("text")
 @json_option
 @handle_errors
 def send(
-    node: str, handle: str, password: str | None, channel: str, precedence: str,
-    classification: str | None, rel_to: str | None, text: str, as_json: bool,
+    node: str,
+    handle: str,
+    password: str | None,
+    channel: str,
+    precedence: str,
+    classification: str | None,
+    rel_to: str | None,
+    text: str,
+    as_json: bool,
 ) -> None:
     """Send TEXT on a channel; prints the message id once it is durable."""
     from hotline.client import Client, password_for
@@ -149,14 +162,22 @@ def send(
         async with Client(node) as c:
             await c.login(handle, password_for(handle, password))
             return await c.send(
-                channel, precedence, text, classification=classification,
+                channel,
+                precedence,
+                text,
+                classification=classification,
                 rel_to=[r.strip() for r in rel_to.split(",")] if rel_to else None,
             )
 
     msg = run_async(go())
-    emit(msg, as_json, lambda m: click.echo(
-        f"{m['id']}  {m['precedence'].upper()}  {m['marking']}  {m['channel']}  sent {m['sent_at']}"
-    ))
+    emit(
+        msg,
+        as_json,
+        lambda m: click.echo(
+            f"{m['id']}  {m['precedence'].upper()}  {m['marking']}  {m['channel']}  "
+            f"sent {m['sent_at']}"
+        ),
+    )
 
 
 @main.command()
@@ -180,9 +201,13 @@ def ack(node: str, handle: str, password: str | None, message_id: str, as_json: 
     detail = run_async(go())
     nation = detail.pop("_nation")
     r = detail["receipts"][nation]
-    emit(detail, as_json, lambda d: click.echo(
-        f"{d['id']} acknowledged for {nation} by {r['acked_by']} at {r['acked_at']}"
-    ))
+    emit(
+        detail,
+        as_json,
+        lambda d: click.echo(
+            f"{d['id']} acknowledged for {nation} by {r['acked_by']} at {r['acked_at']}"
+        ),
+    )
 
 
 @main.command()
@@ -199,16 +224,6 @@ def watch(node: str, handle: str, password: str | None, count: int, as_json: boo
     run_async(run_watch(node, handle, password, count=count, as_json=as_json))
 
 
-def _register_optional() -> None:
-    """Commands of other capabilities register themselves here when present."""
-    from hotline import demo as demo_mod
+from hotline.demo import demo as _demo  # noqa: E402 - commands register after the group
 
-    main.add_command(demo_mod.demo)
-    try:
-        from hotline import bench as bench_mod
-    except ImportError:  # pragma: no cover
-        return
-    main.add_command(bench_mod.bench)
-
-
-_register_optional()
+main.add_command(_demo)

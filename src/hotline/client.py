@@ -73,9 +73,11 @@ class Client:
         return resp.json() if resp.content else None
 
     async def send(self, channel: str, precedence: str, body: str, **extra: Any) -> dict[str, Any]:
-        payload = {"precedence": precedence, "body": body, **{
-            k: v for k, v in extra.items() if v is not None
-        }}
+        payload = {
+            "precedence": precedence,
+            "body": body,
+            **{k: v for k, v in extra.items() if v is not None},
+        }
         result: dict[str, Any] = await self.call(
             "POST", f"/api/v1/channels/{channel}/messages", json=payload
         )

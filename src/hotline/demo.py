@@ -25,7 +25,7 @@ import click
 import httpx
 
 from hotline.compacts import load_compact
-from hotline.domain.ids import Layer
+from hotline.domain.ids import Layer, NationCode
 from hotline.node import init_node
 
 
@@ -89,8 +89,8 @@ class DemoCluster:
                 proc = self.procs.get(nation)
                 if proc is not None and proc.poll() is not None:
                     raise click.ClickException(
-                        f"{nation} node exited with {proc.returncode}; see {self.log_path(nation)}:\n"
-                        + self.log_tail(nation)
+                        f"{nation} node exited with {proc.returncode}; "
+                        f"see {self.log_path(nation)}:\n" + self.log_tail(nation)
                     )
                 try:
                     if httpx.get(self.url(nation) + "/healthz", timeout=1.0).status_code == 200:
@@ -151,8 +151,13 @@ def demo_logins(compact_name: str, nation: str) -> list[str]:
 @click.option("--compact", default="camp-david", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON line of node URLs.")
 @click.option("--smoke", is_flag=True, help="Run a scripted FLASH round trip, exit 0 or 1.")
-@click.option("--dir", "root", type=click.Path(path_type=Path), default=None,
-              help="Keep the nodes' folders here (default: a temporary folder).")
+@click.option(
+    "--dir",
+    "root",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Keep the nodes' folders here (default: a temporary folder).",
+)
 def demo(base_port: int, compact: str, as_json: bool, smoke: bool, root: Path | None) -> None:
     """Start every party's node on 127.0.0.1 and print URLs and demo logins."""
     cluster = DemoCluster(base_port=base_port, compact=compact, root=root)
@@ -201,16 +206,23 @@ def _announce(cluster: DemoCluster, compact: str, as_json: bool) -> None:
         click.echo(f"  {nation}  console/API {cluster.url(nation)}   CoT {cluster.cot(nation)}")
     click.echo("Demo logins (password = handle), e.g.:")
     for nation in cluster.nations[:3]:
-        handles = [o.handle for o in c.officials_of(nation, Layer.OPS)][:1]  # type: ignore[arg-type]
+        handles: list[str] = [str(o.handle) for o in c.officials_of(NationCode(nation), Layer.OPS)][
+            :1
+        ]
         handles += demo_logins(compact, nation)[:2]
         click.echo(f"  {nation}: {', '.join(dict.fromkeys(handles))}")
     first = cluster.nations[0]
-    chan = next(ch.id for ch in c.channels if ch.layer == Layer.OPS and len(ch.members) == len(
-        c.nations))
+    chan = next(
+        ch.id for ch in c.channels if ch.layer == Layer.OPS and len(ch.members) == len(c.nations)
+    )
     click.echo("Try:")
-    click.echo(f"  hotline watch --node {cluster.url(cluster.nations[1])} "
-               f"--as {cluster.nations[1].lower()}.ops")
-    click.echo(f"  hotline send --node {cluster.url(first)} --as {first.lower()}.ops "
-               f"--channel {chan} --precedence flash 'Launch detected'")
+    click.echo(
+        f"  hotline watch --node {cluster.url(cluster.nations[1])} "
+        f"--as {cluster.nations[1].lower()}.ops"
+    )
+    click.echo(
+        f"  hotline send --node {cluster.url(first)} --as {first.lower()}.ops "
+        f"--channel {chan} --precedence flash 'Launch detected'"
+    )
     click.echo("Ctrl-C stops every node.")
     sys.stdout.flush()

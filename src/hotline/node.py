@@ -21,8 +21,9 @@ import uvicorn
 from hotline.bootstrap import SIGNING_KEY, Node, build_node, resolve_compact
 from hotline.domain.ids import NationCode
 from hotline.errors import ConfigError
-from hotline.ports import Clock
 from hotline.federation.link import Federation
+from hotline.pki import init_pki
+from hotline.ports import Clock
 from hotline.service.auth import seed_accounts
 from hotline.settings import (
     ApiSettings,
@@ -32,7 +33,6 @@ from hotline.settings import (
     load_settings,
     write_settings,
 )
-from hotline.pki import init_pki
 from hotline.signing import generate_signing_key, public_key_b64, save_signing_key
 from hotline.store.sqlite import SqliteStore
 
@@ -72,9 +72,7 @@ def init_node(
         federation=FederationSettings(
             host=host,
             port=base + 20 + n,
-            peers={
-                p: f"{host}:{base + 20 + c.nation_order(p)}" for p in c.nations if p != nation
-            },
+            peers={p: f"{host}:{base + 20 + c.nation_order(p)}" for p in c.nations if p != nation},
         ),
     )
     write_settings(node_dir, settings)

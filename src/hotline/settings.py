@@ -97,7 +97,9 @@ def load_settings(node_dir: Path, environ: Mapping[str, str]) -> Settings:
     unknown = sorted(k for k in environ if k.startswith(ENV_PREFIX) and k not in ENV_KEYS)
     unknown = [k for k in unknown if not k.startswith("HOTLINE_TEST_")]
     if unknown:
-        raise ConfigError(f"unknown environment variable {unknown[0]} (known: {', '.join(ENV_KEYS)})")
+        raise ConfigError(
+            f"unknown environment variable {unknown[0]} (known: {', '.join(ENV_KEYS)})"
+        )
     try:
         settings = msgspec.convert(raw, Settings)
     except msgspec.ValidationError as exc:

@@ -39,12 +39,11 @@ async def _smoke(cluster: DemoCluster, say: Any) -> None:
             await client.login(handle, handle)
             clients[n] = client
         say(f"logged in as the ops centres of {', '.join(nations)}")
-        streams = {
-            n: await stack.enter_async_context(clients[n].stream()) for n in receivers
-        }
+        streams = {n: await stack.enter_async_context(clients[n].stream()) for n in receivers}
         t0 = time.perf_counter()
-        msg = await clients[sender].send(channel, "flash", "SMOKE TEST: launch detected",
-                                         classification="secret")
+        msg = await clients[sender].send(
+            channel, "flash", "SMOKE TEST: launch detected", classification="secret"
+        )
         say(f"{sender} sent FLASH {msg['id']} on {channel} ({msg['marking']})")
 
         async def receive(n: str) -> float:
@@ -57,8 +56,9 @@ async def _smoke(cluster: DemoCluster, say: Any) -> None:
         try:
             got = await asyncio.gather(*(receive(n) for n in receivers))
         except TimeoutError:
-            raise ApiError(0, "not_delivered",
-                           f"the FLASH did not reach every stream within {TIMEOUT_S:.0f}s") from None
+            raise ApiError(
+                0, "not_delivered", f"the FLASH did not reach every stream within {TIMEOUT_S:.0f}s"
+            ) from None
         for n, ms in zip(receivers, got, strict=True):
             say(f"{n} ops saw it live after {ms:.1f} ms")
         for n in receivers:
@@ -71,8 +71,11 @@ async def _smoke(cluster: DemoCluster, say: Any) -> None:
             if not missing:
                 break
             if time.monotonic() > deadline:
-                raise ApiError(0, "not_acknowledged",
-                               f"{sender} never saw the acknowledgment of {', '.join(missing)}")
+                raise ApiError(
+                    0,
+                    "not_acknowledged",
+                    f"{sender} never saw the acknowledgment of {', '.join(missing)}",
+                )
             await asyncio.sleep(0.05)
         for n in receivers:
             r = detail["receipts"][n]

@@ -75,8 +75,11 @@ async def watch(
         async with c.stream() as ws:
             events: deque[dict[str, Any]] = deque(maxlen=max(10, console.height - 8))
             flash: dict[str, str] = {}
-            live = None if as_json else Live(render(events, flash, handle), console=console,
-                                             auto_refresh=False)
+            live = (
+                None
+                if as_json
+                else Live(render(events, flash, handle), console=console, auto_refresh=False)
+            )
             if live is not None:
                 live.start()
             try:
@@ -110,6 +113,9 @@ def _track_flash(event: dict[str, Any], flash: dict[str, str], nation: str) -> N
     if event.get("type") == "message" and event["precedence"] == "flash":
         if event["nation"] != nation:
             flash[event["id"]] = event["body"][:120]
-    elif event.get("type") == "receipt" and event["kind"] == "acknowledged":
-        if event["nation"] == nation:
-            flash.pop(event["message_id"], None)
+    elif (
+        event.get("type") == "receipt"
+        and event["kind"] == "acknowledged"
+        and event["nation"] == nation
+    ):
+        flash.pop(event["message_id"], None)

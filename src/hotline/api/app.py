@@ -169,14 +169,24 @@ def create_app(deps: ApiDeps) -> Litestar:
 
     @get("/openapi.json", include_in_schema=False)
     async def openapi(request: Request[Any, Any, Any]) -> Response[Any]:
-        return Response(
-            request.app.openapi_schema.to_schema(), media_type="application/json"
-        )
+        return Response(request.app.openapi_schema.to_schema(), media_type="application/json")
 
     return Litestar(
         route_handlers=[
-            login, logout, me, channels, send, history, inbox, message, read, ack, stream,
-            healthz, openapi, *deps.extra_routes,
+            login,
+            logout,
+            me,
+            channels,
+            send,
+            history,
+            inbox,
+            message,
+            read,
+            ack,
+            stream,
+            healthz,
+            openapi,
+            *deps.extra_routes,
         ],
         exception_handlers={
             HotlineError: api_errors.hotline_error,
@@ -237,8 +247,6 @@ async def _listen(socket: WebSocket[Any, Any, Any], sender: asyncio.Task[None]) 
             await socket.send_json({"type": "pong"})
         else:
             await socket.send_json(
-                api_errors.body(
-                    "unknown_frame", "the stream accepts only {\"type\": \"ping\"} frames"
-                )
+                api_errors.body("unknown_frame", 'the stream accepts only {"type": "ping"} frames')
                 | {"type": "error"}
             )

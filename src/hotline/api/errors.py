@@ -66,17 +66,19 @@ def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[
             key = first.get("key")
             where = f"field '{key}'" if key and key != "data" else "body"
             text = "; ".join(
-                f"{p.get('key')}: {p.get('message')}" if p.get("key") not in (None, "data")
+                f"{p.get('key')}: {p.get('message')}"
+                if p.get("key") not in (None, "data")
                 else str(p.get("message"))
                 for p in problems
             )
-            return Response(
-                body(_validation_code(msg), f"{where}: {text}"), status_code=400
-            )
+            return Response(body(_validation_code(msg), f"{where}: {text}"), status_code=400)
         return Response(body("bad_request", str(exc.detail)), status_code=400)
     if status == 413:
         return Response(
-            body("too_large", f"request body over the node's limit ({request.app.request_max_body_size} bytes)"),
+            body(
+                "too_large",
+                f"request body over the node's limit ({request.app.request_max_body_size} bytes)",
+            ),
             status_code=413,
         )
     if isinstance(exc, NotFoundException):
@@ -84,7 +86,9 @@ def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[
             body("not_found", f"no route {request.method} {request.url.path}"), status_code=404
         )
     if isinstance(exc, ClientException) and status == 400:
-        return Response(body("malformed_json", f"body is not valid JSON: {exc.detail}"), 400)
+        return Response(
+            body("malformed_json", f"body is not valid JSON: {exc.detail}"), status_code=400
+        )
     if status == 405:
         return Response(body("method_not_allowed", str(exc.detail)), status_code=405)
     if status >= HTTP_500_INTERNAL_SERVER_ERROR:

@@ -83,9 +83,7 @@ def parse_classification(value: str) -> Classification:
         return Classification(value)
     except ValueError:
         allowed = ", ".join(c.value for c in Classification)
-        raise BadClassification(
-            f"classification '{value}' is not one of {allowed}"
-        ) from None
+        raise BadClassification(f"classification '{value}' is not one of {allowed}") from None
 
 
 def compose(
@@ -285,9 +283,9 @@ def mark_read(state: MessageState, official: Official, now: float) -> MessageRea
     )
 
 
-def escalation_targets(compact: Compact, nation: NationCode, layer: Layer, level: int) -> tuple[
-    Handle, ...
-]:
+def escalation_targets(
+    compact: Compact, nation: NationCode, layer: Layer, level: int
+) -> tuple[Handle, ...]:
     """Who is called at ``level`` (see the module table)."""
     people = compact.officials_of(nation, layer)
     principal = tuple(o.handle for o in people[:1])

@@ -15,8 +15,8 @@ def may_hold(nation: NationCode, env: Envelope) -> bool:
     return nation in env.rel_to
 
 
-def peers_for(env: Envelope, self_nation: NationCode, parties: tuple[NationCode, ...]) -> list[
-    NationCode
-]:
+def peers_for(
+    env: Envelope, self_nation: NationCode, parties: tuple[NationCode, ...]
+) -> list[NationCode]:
     """The peers (other parties) whose stream must carry ``env``, in compact order."""
     return [p for p in parties if p != self_nation and p in env.rel_to]

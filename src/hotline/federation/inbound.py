@@ -89,8 +89,9 @@ class Inbound:
         der = peer_certificate_der(ws.transport.get_extra_info("ssl_object"))
         nation = verify_pinned(der, None, self.trust.fingerprints, self.trust.ca_certs)
         if nation == self.nation or nation not in self.trust.peers:
-            raise FederationError(f"certificate of {nation} is not a peer of {self.nation}",
-                                  code="unknown_peer")
+            raise FederationError(
+                f"certificate of {nation} is not a peer of {self.nation}", code="unknown_peer"
+            )
         return NationCode(nation)
 
     async def _handle(self, ws: ServerConnection) -> None:
@@ -103,9 +104,13 @@ class Inbound:
         self.connected[peer] = since
         try:
             cursor = load_cursor(self.svc.store.reader, peer)
-            await ws.send(wire.encoder.encode(
-                wire.Hello(nation=self.nation, cursor=cursor.seq, last_hash=cursor.last_hash.hex())
-            ))
+            await ws.send(
+                wire.encoder.encode(
+                    wire.Hello(
+                        nation=self.nation, cursor=cursor.seq, last_hash=cursor.last_hash.hex()
+                    )
+                )
+            )
             async for frame in ws:
                 try:
                     batch = wire.to_receiver.decode(frame)
@@ -133,7 +138,9 @@ class Inbound:
         )
         log.warning("refused link from %s: %s", peer, exc)
         try:
-            await ws.send(wire.encoder.encode(wire.Refused(seq=0, code=exc.code, reason=exc.message)))
+            await ws.send(
+                wire.encoder.encode(wire.Refused(seq=0, code=exc.code, reason=exc.message))
+            )
             await ws.close(code=4403, reason=exc.code)
         except ConnectionClosed:
             pass
@@ -149,8 +156,9 @@ class Inbound:
         def verify(env: Envelope) -> None:
             verify_envelope(env, key)
 
-        def job(conn: sqlite3.Connection) -> tuple[int | None, wire.Refused | None,
-                                                   list[Published], list[tuple[str, float]]]:
+        def job(
+            conn: sqlite3.Connection,
+        ) -> tuple[int | None, wire.Refused | None, list[Published], list[tuple[str, float]]]:
             cursor = load_cursor(conn, peer)
             start = cursor.seq
             published: list[Published] = []
@@ -192,7 +200,10 @@ class Inbound:
         return applied, refusal
 
     def _react(
-        self, conn: sqlite3.Connection, env: Envelope, now: float,
+        self,
+        conn: sqlite3.Connection,
+        env: Envelope,
+        now: float,
         answers: list[tuple[str, float]],
     ) -> list[Published]:
         """What this node does when a peer's event lands: receipts, link-test answers."""
@@ -202,14 +213,16 @@ class Inbound:
         if isinstance(body, MessageSent):
             delivered = svc.envelope(
                 MessageDelivered(message_id=body.message_id, nation=self.nation, at=now),
-                body.rel_to, now,
+                body.rel_to,
+                now,
             )
             svc.projector.append(conn, [delivered])
             out += [(env, body), (delivered, body)]
         elif isinstance(body, LinkTestSent):
             answer = svc.envelope(
                 LinkTestAnswered(test_id=body.test_id, to=env.origin, at=now),
-                (env.origin, self.nation), now,
+                (env.origin, self.nation),
+                now,
             )
             svc.projector.append(conn, [answer])
         elif isinstance(body, LinkTestMissed):

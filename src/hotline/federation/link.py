@@ -49,8 +49,9 @@ class Federation:
         for row in out:
             row["refused"] = int(refused.get(row["nation"], 0))
         for nation, why in self.trust.unconfigured.items():
-            out.append({"nation": nation, "connected": False, "configured": False,
-                        "last_error": why})
+            out.append(
+                {"nation": nation, "connected": False, "configured": False, "last_error": why}
+            )
         return out
 
     def route(self, authenticate: Callable[[str | None], Any]) -> Any:

@@ -19,6 +19,7 @@ import logging
 import sqlite3
 import time
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import msgspec
@@ -58,8 +59,14 @@ class LinkState:
 
 
 class Outbound:
-    def __init__(self, svc: HotlineService, trust: Trust, settings: FederationSettings,
-                 link_test_interval_s: float, link_test_timeout_s: float) -> None:
+    def __init__(
+        self,
+        svc: HotlineService,
+        trust: Trust,
+        settings: FederationSettings,
+        link_test_interval_s: float,
+        link_test_timeout_s: float,
+    ) -> None:
         self.svc = svc
         self.trust = trust
         self.settings = settings
@@ -93,8 +100,15 @@ class Outbound:
         while True:
             try:
                 await self._push(peer, link)
-            except (OSError, ConnectionClosed, InvalidHandshake, TimeoutError,
-                    HotlineError, msgspec.DecodeError, msgspec.ValidationError) as exc:
+            except (
+                OSError,
+                ConnectionClosed,
+                InvalidHandshake,
+                TimeoutError,
+                HotlineError,
+                msgspec.DecodeError,
+                msgspec.ValidationError,
+            ) as exc:
                 link.last_error = f"{type(exc).__name__}: {exc}"
             if link.connected:  # we were heard: the next failure starts from the bottom again
                 backoff = self.settings.backoff_min_s
@@ -106,8 +120,12 @@ class Outbound:
     async def _push(self, peer: Peer, link: LinkState) -> None:
         host = peer.address.rsplit(":", 1)[0]
         async with websockets.connect(
-            f"wss://{peer.address}/federation/v1/stream", ssl=self.ctx, server_hostname=host,
-            max_size=wire_max(), compression=None, open_timeout=5,
+            f"wss://{peer.address}/federation/v1/stream",
+            ssl=self.ctx,
+            server_hostname=host,
+            max_size=wire_max(),
+            compression=None,
+            open_timeout=5,
         ) as ws:
             der = peer_certificate_der(ws.transport.get_extra_info("ssl_object"))
             verify_pinned(der, peer.nation, self.trust.fingerprints, self.trust.ca_certs)
@@ -132,8 +150,13 @@ class Outbound:
                             await ws.ping()
                         continue
                 items = [
-                    wire.StreamItem(origin=self.nation, destination=peer.nation, seq=seq,
-                                    prev_hash=bytes(prev).hex(), event=msgspec.Raw(raw))
+                    wire.StreamItem(
+                        origin=self.nation,
+                        destination=peer.nation,
+                        seq=seq,
+                        prev_hash=bytes(prev).hex(),
+                        event=msgspec.Raw(raw),
+                    )
                     for seq, prev, raw in rows
                 ]
                 await ws.send(wire.encoder.encode(wire.Batch(items=items)))
@@ -177,9 +200,10 @@ class Outbound:
             now = time.time()
             env = self.svc.envelope(
                 LinkTestSent(test_id=test_id, to=peer.nation, at=now),
-                (self.nation, peer.nation), now,
+                (self.nation, peer.nation),
+                now,
             )
-            await self.svc.store.run(lambda conn, env=env: self.svc.projector.append(conn, [env]))
+            await self.svc.store.run(partial(self.svc.projector.append, envs=[env]))
             link.last_test_at = now
             self.wake()
             await asyncio.sleep(self.link_test_timeout_s)
@@ -196,36 +220,37 @@ class Outbound:
         now = time.time()
         env = self.svc.envelope(
             LinkTestMissed(test_id=test_id, peer=peer, sent_at=sent_at, at=now),
-            (self.nation, peer), now,
+            (self.nation, peer),
+            now,
         )
-        await self.svc.store.run(lambda conn: self.svc.projector.append(conn, [env]))
+        await self.svc.store.run(partial(self.svc.projector.append, envs=[env]))
         publish_link_alert(self.svc, self.nation, peer, test_id, sent_at, now)
         self.wake()
 
     def status(self) -> list[dict[str, Any]]:
         rows = {
             str(r[0]): (int(r[1]), int(r[2]))
-            for r in self.svc.store.reader.execute(
-                "SELECT peer, last_seq, acked_seq FROM peer_out"
-            )
+            for r in self.svc.store.reader.execute("SELECT peer, last_seq, acked_seq FROM peer_out")
         }
         out = []
         for nation, link in self.links.items():
             last_seq, acked = rows.get(nation, (0, 0))
-            out.append({
-                "nation": nation,
-                "address": link.address,
-                "connected": link.connected,
-                "since": link.since,
-                "backlog": max(0, last_seq - acked),
-                "last_seq": last_seq,
-                "acked_seq": acked,
-                "last_link_test_rtt_ms": link.last_rtt_ms,
-                "last_link_test_at": link.last_test_at,
-                "missed_link_tests": link.missed_tests,
-                "reconnects": link.reconnects,
-                "last_error": link.last_error,
-            })
+            out.append(
+                {
+                    "nation": nation,
+                    "address": link.address,
+                    "connected": link.connected,
+                    "since": link.since,
+                    "backlog": max(0, last_seq - acked),
+                    "last_seq": last_seq,
+                    "acked_seq": acked,
+                    "last_link_test_rtt_ms": link.last_rtt_ms,
+                    "last_link_test_at": link.last_test_at,
+                    "missed_link_tests": link.missed_tests,
+                    "reconnects": link.reconnects,
+                    "last_error": link.last_error,
+                }
+            )
         return out
 
 
@@ -234,7 +259,11 @@ def wire_max() -> int:
 
 
 def publish_link_alert(
-    svc: HotlineService, nation: NationCode, peer: NationCode, test_id: str, sent_at: float,
+    svc: HotlineService,
+    nation: NationCode,
+    peer: NationCode,
+    test_id: str,
+    sent_at: float,
     at: float,
 ) -> None:
     """An alert to this nation's ops centre: the link test to ``peer`` went unanswered."""

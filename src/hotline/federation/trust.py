@@ -116,9 +116,7 @@ def load_trust(
             address=address,
         )
     if problems:
-        raise ConfigError(
-            f"federation trust of {nation} in {node_dir}: " + "; ".join(problems)
-        )
+        raise ConfigError(f"federation trust of {nation} in {node_dir}: " + "; ".join(problems))
     pki = node_dir / PKI_DIR
     return Trust(nation, pki / "node.crt", pki / "node.key", pki / "ca.crt", peers, unconfigured)
 

@@ -170,7 +170,8 @@ class HotlineService:
 
     def channels(self, official: Official) -> list[dict[str, Any]]:
         return [
-            views.channel_view(c) for c in self.compact.channels_for(official.nation, official.layer)
+            views.channel_view(c)
+            for c in self.compact.channels_for(official.nation, official.layer)
         ]
 
     def history(
@@ -222,9 +223,9 @@ class HotlineService:
                 break
         return out
 
-    def _load(self, conn: sqlite3.Connection, message_id: str, official: Official) -> (
-        rules.MessageState
-    ):
+    def _load(
+        self, conn: sqlite3.Connection, message_id: str, official: Official
+    ) -> rules.MessageState:
         state = projections.load_message(conn, message_id)
         if state is None:
             raise NotFound(f"no message '{message_id}'", code="unknown_message")
@@ -268,8 +269,10 @@ class HotlineService:
             }
         elif isinstance(body, MessageEscalated):
             payload = views.escalation_event_view(body, sent)
-            own = frozenset(Handle(h) for h in body.notified) if body.nation == self.nation else (
-                frozenset()
+            own = (
+                frozenset(Handle(h) for h in body.notified)
+                if body.nation == self.nation
+                else (frozenset())
             )
             return Item(rank, _json.encode(payload), visible, own)
         else:

@@ -14,9 +14,7 @@ def iso(t: float | None) -> str | None:
     """Epoch seconds -> ``2026-11-22T21:13:31.123Z`` (None stays None)."""
     if t is None:
         return None
-    return datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds").replace(
-        "+00:00", "Z"
-    )
+    return datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def marking(sent: MessageSent) -> str:

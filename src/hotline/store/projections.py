@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
+from typing import Any
 
 import msgspec
 
@@ -25,7 +26,7 @@ from hotline.domain.events import (
     MessageSent,
     encode_envelope,
 )
-from hotline.domain.ids import MessageId, NationCode
+from hotline.domain.ids import Handle, MessageId, NationCode
 from hotline.domain.releasability import peers_for
 from hotline.errors import Replayed
 from hotline.ledger.chain import GENESIS, link_hash
@@ -151,19 +152,19 @@ def load_receipt(conn: sqlite3.Connection, message_id: str, nation: str) -> rule
     return _receipt(row) if row else None
 
 
-def _receipt(row: sqlite3.Row | tuple[object, ...]) -> rules.Receipt:
+def _receipt(row: Any) -> rules.Receipt:
     (nation, delivered, read, read_by, acked, acked_by, level, notified, esc_at, next_at) = row
     return rules.Receipt(
         nation=NationCode(str(nation)),
-        delivered_at=delivered,  # type: ignore[arg-type]
-        read_at=read,  # type: ignore[arg-type]
-        read_by=read_by,  # type: ignore[arg-type]
-        acked_at=acked,  # type: ignore[arg-type]
-        acked_by=acked_by,  # type: ignore[arg-type]
-        level=int(level),  # type: ignore[call-overload]
-        notified=tuple(str(notified).split(",")) if notified else (),  # type: ignore[arg-type]
-        escalated_at=esc_at,  # type: ignore[arg-type]
-        next_at=next_at,  # type: ignore[arg-type]
+        delivered_at=delivered,
+        read_at=read,
+        read_by=read_by,
+        acked_at=acked,
+        acked_by=acked_by,
+        level=int(level),
+        notified=tuple(Handle(h) for h in str(notified).split(",")) if notified else (),
+        escalated_at=esc_at,
+        next_at=next_at,
     )
 
 

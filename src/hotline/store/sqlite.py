@@ -12,6 +12,7 @@ second where one commit per row manages about 3,000 (``docs/performance.md``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import queue
 import sqlite3
 import threading
@@ -51,9 +52,7 @@ _STOP = object()
 
 def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
     """A connection in WAL mode with ``synchronous=FULL`` and autocommit (explicit BEGIN)."""
-    conn = sqlite3.connect(
-        str(path), isolation_level=None, check_same_thread=False, timeout=30.0
-    )
+    conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=30.0)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute("PRAGMA foreign_keys=ON")
@@ -67,8 +66,11 @@ def migrate(conn: sqlite3.Connection) -> int:
     """Apply every ``migrations/NNNN_*.sql`` not applied yet; returns the schema version."""
     version = int(conn.execute("PRAGMA user_version").fetchone()[0])
     scripts = sorted(
-        (p for p in resources.files("hotline.store").joinpath("migrations").iterdir()
-         if p.name.endswith(".sql")),
+        (
+            p
+            for p in resources.files("hotline.store").joinpath("migrations").iterdir()
+            if p.name.endswith(".sql")
+        ),
         key=lambda p: p.name,
     )
     for script in scripts:
@@ -182,10 +184,9 @@ class SqliteStore:
         for job in batch:
             by_loop.setdefault(job.loop, []).append(job)
         for loop, jobs in by_loop.items():
-            try:
+            # A closed loop means nobody waits for these jobs any more.
+            with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(_resolve, jobs)
-            except RuntimeError:  # the caller's loop is closed: nobody waits for these
-                pass
 
 
 def _resolve(jobs: list[_Pending]) -> None:
