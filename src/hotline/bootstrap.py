@@ -15,6 +15,7 @@ from hotline.errors import ConfigError
 from hotline.ports import Clock, SystemClock
 from hotline.service.auth import AuthService
 from hotline.service.hotline import HotlineService
+from hotline.service.ledger import LedgerService
 from hotline.settings import Settings
 from hotline.signing import Signer
 from hotline.store.sqlite import SqliteStore
@@ -34,6 +35,7 @@ class Node:
     clock: Clock
     auth: AuthService
     hotline: HotlineService
+    ledger: LedgerService
     extra_routes: list[Any] = field(default_factory=list)
 
     def app(self) -> Any:
@@ -45,6 +47,7 @@ class Node:
                 hotline=self.hotline,
                 max_body_bytes=self.settings.api.max_body_bytes,
                 extra_routes=self.extra_routes,
+                ledger_head=self.ledger.head_view,
             )
         )
 
@@ -83,4 +86,5 @@ def build_node(settings: Settings, node_dir: Path, clock: Clock | None = None) -
         clock=clock,
         auth=auth,
         hotline=hotline,
+        ledger=LedgerService(store, signer, clock),
     )

@@ -20,7 +20,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 
 from hotline.api import errors as api_errors
 from hotline.domain.compact import Compact
-from hotline.errors import AuthError, HotlineError, Invalid
+from hotline.errors import AuthError, HotlineError, Invalid, NotFound
 from hotline.service.auth import AuthService, Session
 from hotline.service.hotline import HotlineService
 
@@ -51,6 +51,8 @@ class ApiDeps:
     max_body_bytes: int = 64 * 1024
     #: Extra route handlers contributed by other capabilities (federation status, ...).
     extra_routes: list[Any] = field(default_factory=list)
+    #: The signed Merkle tree head of the node's log (``GET /api/v1/ledger/head``).
+    ledger_head: Callable[[], dict[str, Any]] | None = None
     #: Returns a JSON-able health payload.
     health: Callable[[], dict[str, Any]] = lambda: {}
 
@@ -163,6 +165,14 @@ def create_app(deps: ApiDeps) -> Litestar:
             return
         await _serve_stream(socket, svc, s)
 
+    @get("/api/v1/ledger/head", tags=["record"])
+    async def ledger_head(request: Request[Any, Any, Any]) -> dict[str, Any]:
+        """The node's signed Merkle tree head over every event it holds (RFC 9162)."""
+        session(request)
+        if deps.ledger_head is None:
+            raise NotFound("this node keeps no ledger", code="no_ledger")
+        return deps.ledger_head()
+
     @get("/healthz", tags=["node"])
     async def healthz() -> dict[str, Any]:
         return {"ok": True, "nation": deps.nation, "compact": deps.compact.id, **deps.health()}
@@ -184,6 +194,7 @@ def create_app(deps: ApiDeps) -> Litestar:
             read,
             ack,
             stream,
+            ledger_head,
             healthz,
             openapi,
             *deps.extra_routes,
