@@ -165,17 +165,24 @@ class Inbound:
             answers: list[tuple[str, float]] = []
             refusal: wire.Refused | None = None
             for item in items:
+                # One savepoint per item: an item refused half-way (say, an event id already
+                # stored) leaves no trace but its refusal.
+                conn.execute("SAVEPOINT item")
                 try:
                     env, new_hash = check_item(
                         item, peer=peer, self_nation=self.nation, cursor=cursor, verify=verify
                     )
+                    svc.projector.append(conn, [env])
+                    reacted = self._react(conn, env, now, answers)
                 except HotlineError as exc:
+                    conn.execute("ROLLBACK TO item")
+                    conn.execute("RELEASE item")
                     raw = None if isinstance(exc, NotReleasable) else bytes(item.event)
                     refusal = wire.Refused(seq=item.seq, code=exc.code, reason=exc.message)
                     record_refusal(conn, peer, exc.code, exc.message, raw, now)
                     break
-                svc.projector.append(conn, [env])
-                published.extend(self._react(conn, env, now, answers))
+                conn.execute("RELEASE item")
+                published.extend(reacted)
                 cursor = Cursor(item.seq, new_hash)
             conn.execute(
                 "INSERT INTO peer_in(peer, last_seq, last_hash) VALUES (?, ?, ?) "
