@@ -6,16 +6,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hotline.api.app import ApiDeps, create_app
+from hotline.api.app import ApiDeps, create_app, with_fast_send
+from hotline.api.consultations import consultation_routes
+from hotline.api.warning import warning_routes
 from hotline.bus.memory import MemoryBus
 from hotline.compacts import load_compact
 from hotline.domain.compact import Compact
 from hotline.domain.ids import NationCode
 from hotline.errors import ConfigError
+from hotline.federation.pins import pinned_signing_keys
 from hotline.ports import Clock, SystemClock
 from hotline.service.auth import AuthService
+from hotline.service.consultation import ConsultationService
 from hotline.service.hotline import HotlineService
 from hotline.service.ledger import LedgerService
+from hotline.service.warning import WarningService
 from hotline.settings import Settings
 from hotline.signing import Signer
 from hotline.store.sqlite import SqliteStore
@@ -36,20 +41,29 @@ class Node:
     auth: AuthService
     hotline: HotlineService
     ledger: LedgerService
+    consultations: ConsultationService
+    warning: WarningService
     extra_routes: list[Any] = field(default_factory=list)
 
-    def app(self) -> Any:
-        return create_app(
-            ApiDeps(
-                compact=self.compact,
-                nation=self.nation,
-                auth=self.auth,
-                hotline=self.hotline,
-                max_body_bytes=self.settings.api.max_body_bytes,
-                extra_routes=self.extra_routes,
-                ledger_head=self.ledger.head_view,
-            )
+    def deps(self) -> ApiDeps:
+        return ApiDeps(
+            compact=self.compact,
+            nation=self.nation,
+            auth=self.auth,
+            hotline=self.hotline,
+            max_body_bytes=self.settings.api.max_body_bytes,
+            extra_routes=self.extra_routes,
+            ledger_head=self.ledger.head_view,
         )
+
+    def app(self) -> Any:
+        """The Litestar application: every route and the OpenAPI document."""
+        return create_app(self.deps())
+
+    def asgi(self) -> Any:
+        """What the server runs: the application with the send route's fast path."""
+        deps = self.deps()
+        return with_fast_send(create_app(deps), deps)
 
     def close(self) -> None:
         self.store.close()
@@ -75,6 +89,10 @@ def build_node(settings: Settings, node_dir: Path, clock: Clock | None = None) -
     bus = MemoryBus()
     auth = AuthService(compact, nation, store, clock, settings.api.token_ttl_s)
     hotline = HotlineService(compact, nation, store, bus, signer, clock)
+    consultations = ConsultationService(compact, nation, store, bus, signer, clock, hotline)
+    peers = settings.federation.peers
+    consultations.pin_keys(pinned_signing_keys(node_dir, compact, signer, peers))
+    warning = WarningService(compact, nation, store, bus, hotline, clock)
     return Node(
         settings=settings,
         node_dir=node_dir,
@@ -87,4 +105,7 @@ def build_node(settings: Settings, node_dir: Path, clock: Clock | None = None) -
         auth=auth,
         hotline=hotline,
         ledger=LedgerService(store, signer, clock),
+        consultations=consultations,
+        warning=warning,
+        extra_routes=[*consultation_routes(auth, consultations), *warning_routes(auth, warning)],
     )

@@ -227,3 +227,21 @@ def watch(node: str, handle: str, password: str | None, count: int, as_json: boo
 from hotline.demo import demo as _demo  # noqa: E402 - commands register after the group
 
 main.add_command(_demo)
+
+from hotline.bench import bench as _bench  # noqa: E402
+
+main.add_command(_bench)
+
+from hotline.cli_consult import cadence as _cadence  # noqa: E402
+from hotline.cli_consult import consult as _consult  # noqa: E402
+
+main.add_command(_consult)
+main.add_command(_cadence)
+
+from hotline.warning_cli import tracks as _tracks  # noqa: E402
+
+main.add_command(_tracks)
+
+from hotline.cli_federation import register as _register_federation  # noqa: E402
+
+_register_federation(main)

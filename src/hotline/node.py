@@ -11,6 +11,8 @@ import asyncio
 import contextlib
 import logging
 import os
+import ssl
+import sys
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -19,6 +21,8 @@ from typing import Any
 import uvicorn
 
 from hotline.bootstrap import SIGNING_KEY, Node, build_node, resolve_compact
+from hotline.cot.certs import tls_server_context
+from hotline.cot.server import CotServer
 from hotline.domain.ids import NationCode
 from hotline.errors import ConfigError
 from hotline.federation.link import Federation
@@ -39,6 +43,12 @@ from hotline.store.sqlite import SqliteStore
 log = logging.getLogger("hotline.node")
 
 PASSWORDS_FILE = "initial-passwords.txt"
+
+#: How long a busy thread keeps the GIL while another wants it (CPython's default is 5 ms).
+#: The event loop is busy under load, so the writer thread waited up to 5 ms for the GIL before
+#: and again after each commit; 0.5 ms keeps a commit cycle near the fsync time
+#: (docs/performance.md).
+GIL_SWITCH_INTERVAL_S = 0.0005
 
 
 def init_node(
@@ -106,7 +116,10 @@ async def run_scheduler(node: Node, poll_s: float = 1.0) -> None:
     """Escalate what is due; sleep until the next deadline (at most ``poll_s``)."""
     while True:
         await node.hotline.escalate_due()
-        nxt = node.hotline.next_deadline()
+        await node.consultations.escalate_due()
+        node.consultations.publish_landed()  # peers' consultation events, once durable
+        deadlines = (node.hotline.next_deadline(), node.consultations.next_deadline())
+        nxt = min((d for d in deadlines if d is not None), default=None)
         delay = poll_s if nxt is None else min(poll_s, max(0.0, nxt - node.clock.now()))
         await asyncio.sleep(delay)
 
@@ -134,9 +147,12 @@ async def serve(
     federation = Federation(node) if len(node.compact.parties) > 1 else None
     if federation is not None:
         node.extra_routes.append(federation.route(node.auth.authenticate))
+        federation.inbound.on_warning = node.warning.wake_threadsafe  # peers' reports, tracks
+    cot = CotServer(node.warning, settings.cot, cot_tls_context(node_dir, settings.cot))
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
     node.store.start()
     config = uvicorn.Config(
-        node.app(),
+        node.asgi(),
         host=settings.api.host,
         port=settings.api.port,
         log_level=settings.log_level,
@@ -144,6 +160,9 @@ async def serve(
         lifespan="off",
         ws="websockets-sansio",
         ws_max_size=settings.api.max_body_bytes,
+        # Not behind a proxy: no X-Forwarded-* rewriting on every request; no Server header.
+        proxy_headers=False,
+        server_header=False,
         timeout_graceful_shutdown=2,
     )
     server = uvicorn.Server(config)
@@ -153,6 +172,10 @@ async def serve(
             background = [tg.create_task(run_scheduler(node, scheduler_poll_s))]
             if federation is not None:
                 background.append(tg.create_task(federation.run()))
+            cot_ready = asyncio.Event()
+            background.append(tg.create_task(node.warning.run()))
+            background.append(tg.create_task(cot.serve(cot_ready.set)))
+            await cot_ready.wait()
             while not server.started and not api.done():
                 await asyncio.sleep(0.01)
             if ready is not None and server.started:
@@ -167,6 +190,11 @@ async def serve(
         with contextlib.suppress(BaseException):
             await asyncio.wait_for(asyncio.shield(api), 10)
         node.close()
+
+
+def cot_tls_context(node_dir: Path, cot: CotSettings) -> ssl.SSLContext | None:
+    """The CoT TLS port's context, when ``cot.tls_port`` is set (``cot.certs``)."""
+    return tls_server_context(node_dir / "pki") if cot.tls_port else None
 
 
 def open_store(node_dir: Path, environ: Mapping[str, str]) -> tuple[Settings, SqliteStore]:

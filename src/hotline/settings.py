@@ -42,7 +42,14 @@ class FederationSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unkno
 
 class CotSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     host: str = "127.0.0.1"
+    #: CoT TCP streaming port (0: off). Unauthenticated: bind it to loopback or the sensor LAN.
     port: int = 8811
+    #: CoT TLS port (0: off); clients present a certificate of this nation's CA.
+    tls_port: int = 0
+    #: Largest CoT event accepted, bytes.
+    max_event_bytes: int = 65536
+    #: Most TAK clients connected at once (per port).
+    max_clients: int = 64
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -73,6 +80,7 @@ ENV_KEYS: dict[str, tuple[str, ...]] = {
     "HOTLINE_FEDERATION_HOST": ("federation", "host"),
     "HOTLINE_FEDERATION_PORT": ("federation", "port"),
     "HOTLINE_COT_PORT": ("cot", "port"),
+    "HOTLINE_COT_TLS_PORT": ("cot", "tls_port"),
 }
 
 CONFIG_FILE = "node.toml"

@@ -40,6 +40,7 @@ from hotline.domain.compact import (
 )
 from hotline.domain.ids import (
     LAYERS,
+    ChannelId,
     Classification,
     Handle,
     Layer,
@@ -47,6 +48,7 @@ from hotline.domain.ids import (
     Precedence,
     channel_id,
 )
+from hotline.domain.sharing import SENSOR_KINDS, Sensor, Sharing
 from hotline.errors import ConfigError
 
 __all__ = [
@@ -539,6 +541,7 @@ _TOP = (
     "treaties",
     "severities",
     "cadence",
+    "sharing",
 )
 
 
@@ -576,6 +579,7 @@ def _build(data: dict[str, Any], c: _Checker) -> Compact | None:
     treaties = _treaties(c, data.get("treaties", []), ctx)
     severities = _severities(c, data.get("severities", {}))
     cadence = _cadence(c, data.get("cadence", {}), ctx)
+    sharing = _sharing(c, data.get("sharing", {}), ctx, channels)
     if c.problems or compact_id is None or title is None or cadence is None:
         return None
     return Compact(
@@ -590,6 +594,7 @@ def _build(data: dict[str, Any], c: _Checker) -> Compact | None:
         classifications=tuple(classifications),
         severities=tuple(severities),
         cadence=cadence,
+        sharing=sharing,
     )
 
 
@@ -1230,4 +1235,170 @@ def _meeting(c: _Checker, raw: object, path: TomlPath, ctx: _Context) -> Meeting
         kind=kind,
         layer=Layer(layer) if layer else None,
         every_days=int(every // 86400),
+    )
+
+
+# -- sharing (missile-warning data; docs/warning-data.md) --
+
+_SHARING_KEYS = (
+    "raw_reports_to",
+    "tracks_to",
+    "track_authority",
+    "alert_channel",
+    "classification",
+    "sensors",
+)
+_SENSOR_KEYS = ("id", "nation", "kind", "name", "lat", "lon", "hae", "host")
+
+
+def _party_list(c: _Checker, raw: object, path: TomlPath, ctx: _Context) -> list[NationCode] | None:
+    """``"all"`` or an array of party codes (each once)."""
+    if raw == "all":
+        return list(ctx.codes)
+    if not isinstance(raw, list):
+        c.add(path, f'expected "all" or an array of party codes, got {_kind(raw)}')
+        return None
+    out: list[NationCode] = []
+    for i, item in enumerate(raw):
+        code = _choice(c, item, (*path, i), ctx.codes, "a party of this compact", None)
+        if code is not None and NationCode(code) in out:
+            c.add((*path, i), f"{code!r} is listed twice")
+        elif code is not None:
+            out.append(NationCode(code))
+    return out
+
+
+def _raw_reports_to(
+    c: _Checker, raw: object, ctx: _Context
+) -> dict[NationCode, tuple[NationCode, ...]]:
+    """One array for every party, or a table ``ORIGIN = [recipients]`` per party."""
+    path: TomlPath = ("sharing", "raw_reports_to")
+    if isinstance(raw, dict):
+        out: dict[NationCode, tuple[NationCode, ...]] = {}
+        for origin, value in raw.items():
+            if origin not in ctx.codes:
+                c.add((*path, origin), f"{origin!r} is not a party of this compact")
+                continue
+            to = _party_list(c, value, (*path, origin), ctx)
+            if to is not None:
+                out[NationCode(origin)] = tuple(n for n in to if n != origin)
+        return out
+    to = _party_list(c, raw, path, ctx)
+    if to is None:
+        return {}
+    return {p: tuple(n for n in to if n != p) for p in ctx.codes}
+
+
+def _number(
+    c: _Checker, value: object, path: TomlPath, lo: float, hi: float, unit: str
+) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        c.add(path, f"expected a number ({unit}), got {_kind(value)} {value!r}")
+        return None
+    if not (math.isfinite(value) and lo <= value <= hi):
+        c.add(path, f"{value!r} is out of range {lo:g}..{hi:g} ({unit})")
+        return None
+    return float(value)
+
+
+def _sensor(c: _Checker, raw: object, path: TomlPath, ctx: _Context) -> Sensor | None:
+    required = ("id", "nation", "kind", "name", "lat", "lon")
+    table = _keys(c, raw, path, _SENSOR_KEYS, required=required)
+    if table is None or not set(required) <= table.keys():
+        return None
+    sid = _ident(c, table["id"], (*path, "id"), "sensor id")
+    nation = _choice(c, table["nation"], (*path, "nation"), ctx.codes, "a party", None)
+    kind = _choice(c, table["kind"], (*path, "kind"), SENSOR_KINDS, "a sensor kind", None)
+    name = _text(c, table["name"], (*path, "name"))
+    lat = _number(c, table["lat"], (*path, "lat"), -90.0, 90.0, "degrees WGS-84")
+    lon = _number(c, table["lon"], (*path, "lon"), -180.0, 180.0, "degrees WGS-84")
+    hae = _number(c, table.get("hae", 0.0), (*path, "hae"), -12_000.0, 5.0e7, "metres")
+    host: str | None = None
+    if "host" in table:
+        host = _choice(c, table["host"], (*path, "host"), ctx.codes, "a party", None)
+        if host is not None and host == nation:
+            c.add((*path, "host"), f"{host!r} is the sensor's own nation; leave host out")
+            host = None
+    if None in (sid, nation, kind, name, lat, lon, hae):
+        return None
+    return Sensor(
+        id=str(sid),
+        nation=NationCode(str(nation)),
+        kind=str(kind),
+        name=str(name),
+        lat=float(lat or 0.0),
+        lon=float(lon or 0.0),
+        hae=float(hae or 0.0),
+        host=NationCode(host) if host else None,
+    )
+
+
+def _sharing(c: _Checker, raw: object, ctx: _Context, channels: Sequence[Channel]) -> Sharing:
+    table = _keys(c, raw, ("sharing",), _SHARING_KEYS)
+    if table is None:
+        return Sharing()
+    raw_to = _raw_reports_to(c, table.get("raw_reports_to", []), ctx)
+    tracks_to = _party_list(c, table.get("tracks_to", "all"), ("sharing", "tracks_to"), ctx) or []
+    authority: NationCode | None = None
+    if "track_authority" in table:
+        code = _choice(
+            c, table["track_authority"], ("sharing", "track_authority"), ctx.codes, "a party", None
+        )
+        authority = NationCode(code) if code else None
+    if authority is not None:
+        for origin in ctx.codes:
+            if origin != authority and authority not in raw_to.get(origin, ()):
+                c.add(
+                    ("sharing", "raw_reports_to"),
+                    f"track_authority {authority} does not receive {origin}'s raw reports "
+                    f"(add {authority} to raw_reports_to): it could not fuse one picture",
+                )
+    alert_channel: ChannelId | None = None
+    if "alert_channel" in table:
+        path: TomlPath = ("sharing", "alert_channel")
+        by_id = {ch.id: ch for ch in channels}
+        ch = by_id.get(ChannelId(str(table["alert_channel"])))
+        if ch is None:
+            c.add(path, f"{table['alert_channel']!r} is not a channel of this compact")
+        elif authority is None:
+            c.add(path, "automatic alerts need a track_authority to raise them")
+        elif authority not in ch.members:
+            c.add(path, f"{ch.id} does not include the track_authority {authority}")
+        else:
+            left_out = [m for m in ch.members if m != authority and m not in tracks_to]
+            if left_out:
+                c.add(path, f"{ch.id} includes {left_out[0]}, which tracks_to leaves out")
+            else:
+                alert_channel = ch.id
+    level = Classification.SECRET
+    if "classification" in table:
+        options = [str(x) for x in ctx.classifications]
+        got = _choice(
+            c,
+            table["classification"],
+            ("sharing", "classification"),
+            options,
+            "a classification of this compact",
+            None,
+        )
+        level = Classification(got) if got else level
+    sensors: list[Sensor] = []
+    seen: set[str] = set()
+    items = _array(c, table.get("sensors", []), ("sharing", "sensors"))
+    for i, item in enumerate(items):
+        sensor = _sensor(c, item, ("sharing", "sensors", i), ctx)
+        if sensor is None:
+            continue
+        if sensor.id in seen:
+            c.add(("sharing", "sensors", i, "id"), f"sensor {sensor.id!r} is already defined")
+            continue
+        seen.add(sensor.id)
+        sensors.append(sensor)
+    return Sharing(
+        raw_reports_to=raw_to,
+        tracks_to=tuple(tracks_to),
+        track_authority=authority,
+        alert_channel=alert_channel,
+        classification=level,
+        sensors=tuple(sensors),
     )

@@ -18,6 +18,7 @@ from hotline.domain.ids import (
     NationCode,
     Precedence,
 )
+from hotline.domain.sharing import Sharing
 
 
 class Party(msgspec.Struct, frozen=True, kw_only=True):
@@ -123,6 +124,8 @@ class Compact(msgspec.Struct, frozen=True, kw_only=True, dict=True):
     classifications: tuple[Classification, ...] = tuple(Classification)
     severities: tuple[Severity, ...] = ()
     cadence: Cadence = msgspec.field(default_factory=Cadence)
+    #: Missile-warning data sharing (``[sharing]``, docs/warning-data.md).
+    sharing: Sharing = msgspec.field(default_factory=Sharing)
 
     # ---- look-ups (cached: a compact is immutable) ----------------------------------------
 

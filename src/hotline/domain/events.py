@@ -13,6 +13,18 @@ from __future__ import annotations
 
 import msgspec
 
+from hotline.domain.cadence import MeetingHeld
+from hotline.domain.consultation_events import (
+    ConsultationAcknowledged,
+    ConsultationConvened,
+    ConsultationEscalated,
+    ConsultationInvoked,
+    PhaseChanged,
+    PositionGiven,
+    StatementAdopted,
+    StatementApproved,
+    StatementDrafted,
+)
 from hotline.domain.ids import (
     ChannelId,
     Classification,
@@ -21,6 +33,12 @@ from hotline.domain.ids import (
     MessageId,
     NationCode,
     Precedence,
+)
+from hotline.domain.warning_events import (
+    AlertRaised,
+    AlertUpdated,
+    ReportsReceived,
+    TrackUpdated,
 )
 
 
@@ -109,6 +127,20 @@ EventBody = (
     | LinkTestSent
     | LinkTestAnswered
     | LinkTestMissed
+    | ConsultationInvoked
+    | ConsultationAcknowledged
+    | ConsultationConvened
+    | PositionGiven
+    | ConsultationEscalated
+    | PhaseChanged
+    | StatementDrafted
+    | StatementApproved
+    | StatementAdopted
+    | MeetingHeld
+    | ReportsReceived
+    | TrackUpdated
+    | AlertRaised
+    | AlertUpdated
 )
 
 

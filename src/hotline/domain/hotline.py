@@ -230,18 +230,22 @@ def apply_receipt(r: Receipt, event: ReceiptEvent) -> Receipt:
     Idempotent and order-tolerant: a second delivery, read or ack keeps the first one's time;
     an escalation after the ack, or below the current level, changes nothing.
     """
+    # ``is None``, not ``or``: a time of 0.0 is a time (first-applied must win whatever it is).
     if isinstance(event, MessageDelivered):
-        r.delivered_at = r.delivered_at or event.at
+        if r.delivered_at is None:
+            r.delivered_at = event.at
     elif isinstance(event, MessageRead):
         if r.read_at is None:
             r.read_at, r.read_by = event.at, event.by
-        r.delivered_at = r.delivered_at or event.at
+        if r.delivered_at is None:
+            r.delivered_at = event.at
     elif isinstance(event, MessageAcknowledged):
         if r.acked_at is None:
             r.acked_at, r.acked_by = event.at, event.by
-        r.read_at = r.read_at or event.at
-        r.read_by = r.read_by or event.by
-        r.delivered_at = r.delivered_at or event.at
+        if r.read_at is None:
+            r.read_at, r.read_by = event.at, event.by
+        if r.delivered_at is None:
+            r.delivered_at = event.at
         r.next_at = None
     elif r.acked_at is None and event.level > r.level:
         r.level, r.notified = event.level, event.notified

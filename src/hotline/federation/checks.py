@@ -1,9 +1,11 @@
 """What a receiving node checks before it applies an item of a peer's stream (pure).
 
-In order: the item claims the origin the TLS certificate proved; it is addressed to us; the
-envelope inside has that origin and a valid signature by the origin's pinned key; we may hold
-it (releasability, checked again at ingress); its ``seq`` is the next one; its ``prev_hash``
-continues the chain. The first failure raises; the caller records it and applies nothing.
+In order: the item claims the origin the TLS certificate proved; it is addressed to us; its
+``seq`` is the next one; its ``prev_hash`` continues the chain; the envelope inside decodes, has
+that origin and a valid signature by the origin's pinned key; the event acts only for its
+origin's nation (a message of its officials, its own receipts and escalations); we may hold it
+(releasability, checked again at ingress). The first failure raises; the caller records it and
+applies nothing.
 """
 
 from __future__ import annotations
@@ -13,7 +15,15 @@ from dataclasses import dataclass
 
 import msgspec
 
-from hotline.domain.events import Envelope, decode_envelope
+from hotline.domain.events import (
+    Envelope,
+    MessageAcknowledged,
+    MessageDelivered,
+    MessageEscalated,
+    MessageRead,
+    MessageSent,
+    decode_envelope,
+)
 from hotline.domain.ids import NationCode
 from hotline.domain.releasability import may_hold
 from hotline.errors import (
@@ -70,9 +80,33 @@ def check_item(
     if env.origin != peer:
         raise WrongOrigin(f"{peer} seq {item.seq}: event {env.id} claims origin {env.origin}")
     verify(env)
+    _check_author(env, item.seq)
     if not may_hold(self_nation, env):
         raise NotReleasable(
             f"{peer} seq {item.seq}: event {env.id} is releasable to {', '.join(env.rel_to)}, "
             f"not {self_nation}"
         )
     return env, link_hash(cursor.last_hash, peer, self_nation, item.seq, raw)
+
+
+def _check_author(env: Envelope, seq: int) -> None:
+    """A node speaks only for its own nation: a message its officials sent, its own receipts
+    and escalations (a peer's valid signature on "JPN acknowledged" is still not JPN's word)."""
+    body = env.body
+    if isinstance(
+        body, MessageSent | MessageDelivered | MessageRead | MessageAcknowledged | MessageEscalated
+    ) and (body.nation != env.origin):
+        raise WrongOrigin(
+            f"{env.origin} seq {seq}: event {env.id} from {env.origin} acts for {body.nation}"
+        )
+    if isinstance(body, MessageSent):
+        if not body.sender.startswith(f"{env.origin.lower()}."):
+            raise WrongOrigin(
+                f"{env.origin} seq {seq}: message {body.message_id} names sender {body.sender},"
+                f" not an official of {env.origin}"
+            )
+        if tuple(body.rel_to) != tuple(env.rel_to):
+            raise NotReleasable(
+                f"{env.origin} seq {seq}: message {body.message_id} is releasable to "
+                f"{', '.join(body.rel_to)} but its envelope to {', '.join(env.rel_to)}"
+            )

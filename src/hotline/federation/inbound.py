@@ -28,6 +28,7 @@ from hotline.domain.events import (
     MessageSent,
 )
 from hotline.domain.ids import NationCode
+from hotline.domain.warning_events import WARNING_EVENTS
 from hotline.errors import BadRequest, FederationError, HotlineError, NotReleasable
 from hotline.federation import wire
 from hotline.federation.checks import Cursor, check_item
@@ -78,6 +79,8 @@ class Inbound:
         #: peer nation -> time its inbound link was established (status).
         self.connected: dict[NationCode, float] = {}
         self.refusals = 0
+        #: Told (from the writer thread) when a peer's warning event lands.
+        self.on_warning: Callable[[], None] = lambda: None
 
     async def serve(self) -> Server:
         ctx = server_context(self.trust.node_cert, self.trust.node_key, self.trust.ca_paths)
@@ -201,7 +204,7 @@ class Inbound:
             svc.on_commit()
         for test_id, value in answers:
             if test_id.startswith("missed:"):  # the peer's test to us went unanswered
-                publish_link_alert(svc, self.nation, peer, test_id[7:], value, now)
+                publish_link_alert(svc, peer, self.nation, test_id[7:], value, now)
             else:
                 self.on_link_answer(test_id, peer, value)
         return applied, refusal
@@ -234,6 +237,8 @@ class Inbound:
             svc.projector.append(conn, [answer])
         elif isinstance(body, LinkTestMissed):
             answers.append((f"missed:{body.test_id}", body.sent_at))
+        elif isinstance(body, WARNING_EVENTS):
+            self.on_warning()  # fuse the peer's raw reports; publish its tracks and alerts
         elif isinstance(body, LinkTestAnswered):
             row = conn.execute(
                 "SELECT sent_at FROM link_tests WHERE test_id = ? AND origin = ?",
@@ -256,5 +261,4 @@ def _message_of(conn: sqlite3.Connection, body: Any) -> MessageSent | None:
     mid = getattr(body, "message_id", None)
     if mid is None:
         return None
-    state = projections.load_message(conn, mid)
-    return state.sent if state else None
+    return projections.load_sent(conn, mid)

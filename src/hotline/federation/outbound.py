@@ -266,7 +266,11 @@ def publish_link_alert(
     sent_at: float,
     at: float,
 ) -> None:
-    """An alert to this nation's ops centre: the link test to ``peer`` went unanswered."""
+    """An alert to this node's ops centre: ``nation``'s link test to ``peer`` went unanswered.
+
+    Raised by the testing nation's node when the test times out, and by ``peer``'s node when
+    the ``LinkTestMissed`` event reaches it (the link has healed): both ops centres know.
+    """
     from hotline.service.views import iso
 
     payload = {
@@ -281,6 +285,6 @@ def publish_link_alert(
     }
 
     def ops(o: Official) -> bool:
-        return o.layer == Layer.OPS and o.nation == nation
+        return o.layer == Layer.OPS and o.nation == svc.nation
 
     svc.bus.publish([Item(0, _json.encode(payload), ops)])

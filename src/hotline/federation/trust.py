@@ -19,7 +19,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from hotline.domain.compact import Compact
 from hotline.domain.ids import NationCode
 from hotline.errors import ConfigError
-from hotline.pki import fingerprint, load_certificate, normalize_fingerprint
+from hotline.pki import (
+    UnknownPeer,
+    fingerprint,
+    load_certificate,
+    nation_from_cert,
+    normalize_fingerprint,
+)
 from hotline.signing import load_public_key, load_signing_key, public_key_b64
 
 PEERS_FILE = "peers.toml"
@@ -86,7 +92,9 @@ def load_trust(
         o = overrides.get(party.code, {})
         pinned = o.get("ca_fingerprint") or party.ca_fingerprint
         key_b64 = o.get("signing_key") or party.signing_key
-        address = addresses.get(party.code) or o.get("address") or party.federation
+        # The address pinned with the peer (``hotline pki trust --address``) wins over the
+        # node's settings (``[federation.peers]``, loopback ports by default), then the compact.
+        address = o.get("address") or addresses.get(party.code) or party.federation
         ca_path = node_dir / PEERS_DIR / f"{party.code}-ca.crt"
         if not (pinned and key_b64 and address and ca_path.exists()):
             missing = [
@@ -126,10 +134,19 @@ def trust_peer(
 ) -> dict[str, str]:
     """``hotline pki trust``: copy a peer's CA certificate in and pin it with its signing key."""
     nation = nation.upper()
+    # Refuse garbage now, not at start, and before anything is copied or written.
+    load_public_key(signing_key)
+    cert = load_certificate(ca_cert)
+    named: str
+    try:
+        named = nation_from_cert(cert)
+    except UnknownPeer:  # a CA that names no nation: its fingerprint is the pin
+        named = nation
+    if named != nation:
+        raise ConfigError(f"{ca_cert} is {named}'s CA certificate, not {nation}'s")
     (node_dir / PEERS_DIR).mkdir(exist_ok=True)
     dest = node_dir / PEERS_DIR / f"{nation}-ca.crt"
     shutil.copyfile(ca_cert, dest)
-    load_public_key(signing_key)  # refuse garbage now, not at start
     entry = {"ca_fingerprint": fingerprint(dest), "signing_key": signing_key}
     if address:
         entry["address"] = address

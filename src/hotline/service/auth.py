@@ -19,7 +19,12 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from hotline.domain.compact import Compact, Official
 from hotline.domain.ids import Handle, NationCode
-from hotline.errors import AuthError, Invalid
+from hotline.domain.service_accounts import (
+    ServiceAccount,
+    service_account,
+    service_accounts_of,
+)
+from hotline.errors import AuthError, Forbidden, Invalid
 from hotline.ports import Clock, Store
 
 #: Production cost: argon2id RFC 9106 low-memory profile (t=3, 64 MiB).
@@ -35,6 +40,18 @@ class Session:
     official: Official
     token_hash: str
     expires_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceSession:
+    """A service account's session (``usa.sensors``): not an official, no layer."""
+
+    account: ServiceAccount
+    token_hash: str
+    expires_at: float
+
+
+Principal = Session | ServiceSession
 
 
 def token_digest(token: str) -> str:
@@ -60,6 +77,14 @@ def seed_accounts(
             (o.handle, hasher.hash(pw), now),
         )
         passwords[o.handle] = pw
+    for account in service_accounts_of(compact, nation):
+        pw = account.handle if demo else secrets.token_urlsafe(15)
+        hasher = _DEMO_HASHER if demo else _HASHER
+        conn.execute(
+            "INSERT OR REPLACE INTO accounts(handle, hash, updated_at) VALUES (?, ?, ?)",
+            (account.handle, hasher.hash(pw), now),
+        )
+        passwords[account.handle] = pw
     return passwords
 
 
@@ -73,6 +98,67 @@ class AuthService:
         self.clock = clock
         self.token_ttl_s = token_ttl_s
         self._sessions: dict[str, Session] = {}
+        self._service_sessions: dict[str, ServiceSession] = {}
+
+    def is_service_account(self, handle: str) -> bool:
+        return service_account(self.compact, handle) is not None
+
+    async def login_service(self, handle: str, password: str) -> tuple[str, ServiceSession]:
+        """Log in a service account of this nation (``jpn.sensors``); AuthError otherwise."""
+        account = service_account(self.compact, handle)
+        if account is None:
+            raise AuthError("unknown handle or wrong password", code="bad_credentials")
+        if account.nation != self.nation:
+            raise AuthError(
+                f"{handle} is a service account of {account.nation}; log in to "
+                f"{account.nation}'s node (this is {self.nation}'s)",
+                code="wrong_node",
+            )
+        row = self.store.reader.execute(
+            "SELECT hash FROM accounts WHERE handle = ?", (handle,)
+        ).fetchone()
+        if row is None or not await asyncio.to_thread(_verify, str(row[0]), password):
+            raise AuthError("unknown handle or wrong password", code="bad_credentials")
+        token = secrets.token_urlsafe(32)
+        now = self.clock.now()
+        session = ServiceSession(account, token_digest(token), now + self.token_ttl_s)
+
+        def insert(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO sessions(token_hash, handle, issued_at, expires_at) "
+                "VALUES (?, ?, ?, ?)",
+                (session.token_hash, handle, now, session.expires_at),
+            )
+
+        await self.store.run(insert)
+        self._service_sessions[session.token_hash] = session
+        return token, session
+
+    def authenticate_principal(self, token: str | None) -> Principal:
+        """The live session of ``token``, an official's or a service account's."""
+        if token:
+            digest = token_digest(token)
+            service = self._service_sessions.get(digest)
+            if service is None and digest not in self._sessions:
+                service = self._load_service_session(digest)
+            if service is not None:
+                if service.expires_at <= self.clock.now():
+                    self._service_sessions.pop(digest, None)
+                    raise AuthError("token expired: log in again", code="token_expired")
+                return service
+        return self.authenticate(token)
+
+    def _load_service_session(self, digest: str) -> ServiceSession | None:
+        row = self.store.reader.execute(
+            "SELECT handle, expires_at FROM sessions WHERE token_hash = ? AND revoked_at IS NULL",
+            (digest,),
+        ).fetchone()
+        account = service_account(self.compact, str(row[0])) if row else None
+        if row is None or account is None or account.nation != self.nation:
+            return None
+        session = ServiceSession(account, digest, float(row[1]))
+        self._service_sessions[digest] = session
+        return session
 
     async def login(self, handle: str, password: str) -> tuple[str, Session]:
         official = self.compact.official(Handle(handle))
@@ -110,6 +196,14 @@ class AuthService:
             raise AuthError("no token: send 'Authorization: Bearer TOKEN'", code="no_token")
         digest = token_digest(token)
         session = self._sessions.get(digest)
+        if session is None and (
+            digest in self._service_sessions or self._load_service_session(digest)
+        ):
+            handle = self._service_sessions[digest].account.handle
+            raise Forbidden(
+                f"{handle} is a service account: it may only post reports and read tracks",
+                code="service_account",
+            )
         if session is None:
             row = self.store.reader.execute(
                 "SELECT handle, expires_at FROM sessions WHERE token_hash = ? "

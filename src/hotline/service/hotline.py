@@ -100,9 +100,10 @@ class HotlineService:
         )
         env = self.envelope(sent, sent.rel_to, now)
         await self.store.run(lambda conn: self.projector.append(conn, [env]))
-        self.publish([(env, sent)])
+        view = views.message_view(self.compact, sent)
+        self.bus.publish([self._message_item(sent, view)])
         self.on_commit()
-        return views.message_view(self.compact, sent)
+        return view
 
     async def acknowledge(self, official: Official, message_id: str) -> dict[str, Any]:
         now = self.clock.now()
@@ -243,6 +244,13 @@ class HotlineService:
         if items:
             self.bus.publish(items)
 
+    @staticmethod
+    def _message_item(sent: MessageSent, view: dict[str, Any]) -> Item:
+        def visible(o: Official) -> bool:
+            return rules.may_read(o, sent)
+
+        return Item(sent.precedence.rank, _json.encode({"type": "message", **view}), visible)
+
     def _stream_item(self, env: Envelope, sent: MessageSent) -> Item | None:
         body = env.body
         rank = sent.precedence.rank
@@ -251,14 +259,14 @@ class HotlineService:
             return rules.may_read(o, sent)
 
         if isinstance(body, MessageSent):
-            payload: dict[str, Any] = {"type": "message", **views.message_view(self.compact, sent)}
-        elif isinstance(body, MessageDelivered | MessageRead | MessageAcknowledged):
+            return self._message_item(sent, views.message_view(self.compact, sent))
+        if isinstance(body, MessageDelivered | MessageRead | MessageAcknowledged):
             kind = {
                 MessageDelivered: "delivered",
                 MessageRead: "read",
                 MessageAcknowledged: "acknowledged",
             }[type(body)]
-            payload = {
+            payload: dict[str, Any] = {
                 "type": "receipt",
                 "message_id": body.message_id,
                 "channel": sent.channel,

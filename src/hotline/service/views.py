@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -10,11 +12,36 @@ from hotline.domain.events import MessageEscalated, MessageSent
 from hotline.domain.hotline import MessageState, Receipt, ack_deadline
 
 
+def _iso_datetime(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+#: second -> "YYYY-MM-DDTHH:MM:SS" of the seconds formatted lately (a view formats a send time
+#: and a deadline: two seconds at once). Bounded; dict reads and writes are atomic.
+_seconds: dict[int, str] = {}
+
+
 def iso(t: float | None) -> str | None:
-    """Epoch seconds -> ``2026-11-22T21:13:31.123Z`` (None stays None)."""
+    """Epoch seconds -> ``2026-11-22T21:13:31.123Z`` (None stays None).
+
+    Same text as ``datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds")``
+    (microseconds rounded half-even, then truncated to milliseconds), with the date and time of
+    recent seconds reused: every message view formats two of these (a hot path).
+    """
     if t is None:
         return None
-    return datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    if not 0 <= t < 253_402_300_799:  # outside 1970..9999: the general path
+        return _iso_datetime(t)
+    frac, whole = math.modf(t)
+    second, us = int(whole), round(frac * 1e6)
+    if us >= 1_000_000:
+        second, us = second + 1, us - 1_000_000
+    prefix = _seconds.get(second)
+    if prefix is None:
+        if len(_seconds) >= 64:
+            _seconds.clear()
+        prefix = _seconds[second] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+    return f"{prefix}.{us // 1000:03d}Z"
 
 
 def marking(sent: MessageSent) -> str:

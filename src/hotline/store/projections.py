@@ -7,7 +7,7 @@ rows a rule needs and writes back what it returned.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import msgspec
@@ -30,6 +30,8 @@ from hotline.domain.ids import Handle, MessageId, NationCode
 from hotline.domain.releasability import peers_for
 from hotline.errors import Replayed
 from hotline.ledger.chain import GENESIS, link_hash
+from hotline.store import consultations
+from hotline.store import warning as warning_store
 
 _sent_encoder = msgspec.json.Encoder()
 _sent_decoder = msgspec.json.Decoder(MessageSent)
@@ -97,6 +99,10 @@ class Projector:
             conn.execute(
                 "UPDATE link_tests SET missed_at = ? WHERE test_id = ?", (body.at, body.test_id)
             )
+        elif isinstance(body, consultations.PROJECTED):
+            consultations.project(conn, env, seq, self.compact, self.nation)
+        elif isinstance(body, warning_store.PROJECTED):
+            warning_store.project(conn, env, seq)
 
     def _message_sent(self, conn: sqlite3.Connection, sent: MessageSent, seq: int) -> None:
         conn.execute(
@@ -113,14 +119,18 @@ class Projector:
             ),
         )
         state = rules.start(self.compact, sent)
-        for r in state.receipts.values():
-            # A receipt may have arrived (from a third nation) before the message itself.
-            early = load_receipt(conn, sent.message_id, r.nation)
-            if early is not None:
+        receipts = state.receipts
+        if sent.nation != self.nation:
+            # A receipt may have arrived (from a third nation) before the message itself. A
+            # message this node originates has a fresh id: nothing can have preceded it.
+            for early in load_receipts(conn, sent.message_id):
+                r = receipts.get(early.nation)
+                if r is None:
+                    continue
                 if early.acked_at is None and early.level == 0:
                     early.next_at = r.next_at
-                r = early
-            save_receipt(conn, sent.message_id, r)
+                receipts[early.nation] = early
+        save_receipts(conn, sent.message_id, receipts.values())
 
 
 def _enqueue(
@@ -136,12 +146,16 @@ def _enqueue(
         "INSERT INTO outbox(peer, seq, prev_hash, event_seq) VALUES (?, ?, ?, ?)",
         (peer, seq, last_hash, event_seq),
     )
-    conn.execute(
-        "INSERT INTO peer_out(peer, last_seq, last_hash) VALUES (?, ?, ?) "
-        "ON CONFLICT(peer) DO UPDATE SET last_seq = excluded.last_seq, "
-        "last_hash = excluded.last_hash",
-        (peer, seq, new_hash),
-    )
+    if row is None:
+        conn.execute(
+            "INSERT INTO peer_out(peer, last_seq, last_hash) VALUES (?, ?, ?)",
+            (peer, seq, new_hash),
+        )
+    else:
+        conn.execute(
+            "UPDATE peer_out SET last_seq = ?, last_hash = ? WHERE peer = ?",
+            (seq, new_hash, peer),
+        )
 
 
 def load_receipt(conn: sqlite3.Connection, message_id: str, nation: str) -> rules.Receipt | None:
@@ -168,24 +182,52 @@ def _receipt(row: Any) -> rules.Receipt:
     )
 
 
-def save_receipt(conn: sqlite3.Connection, message_id: str, r: rules.Receipt) -> None:
-    conn.execute(
-        f"INSERT OR REPLACE INTO receipts(message_id, {_RECEIPT_COLUMNS}) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            message_id,
-            r.nation,
-            r.delivered_at,
-            r.read_at,
-            r.read_by,
-            r.acked_at,
-            r.acked_by,
-            r.level,
-            ",".join(r.notified),
-            r.escalated_at,
-            r.next_at,
-        ),
+_SAVE_RECEIPT = (
+    f"INSERT OR REPLACE INTO receipts(message_id, {_RECEIPT_COLUMNS}) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def _receipt_row(message_id: str, r: rules.Receipt) -> tuple[Any, ...]:
+    return (
+        message_id,
+        r.nation,
+        r.delivered_at,
+        r.read_at,
+        r.read_by,
+        r.acked_at,
+        r.acked_by,
+        r.level,
+        ",".join(r.notified),
+        r.escalated_at,
+        r.next_at,
     )
+
+
+def save_receipt(conn: sqlite3.Connection, message_id: str, r: rules.Receipt) -> None:
+    conn.execute(_SAVE_RECEIPT, _receipt_row(message_id, r))
+
+
+def save_receipts(
+    conn: sqlite3.Connection, message_id: str, receipts: Iterable[rules.Receipt]
+) -> None:
+    conn.executemany(_SAVE_RECEIPT, [_receipt_row(message_id, r) for r in receipts])
+
+
+def load_receipts(conn: sqlite3.Connection, message_id: str) -> list[rules.Receipt]:
+    """Every stored receipt of ``message_id`` (of any nation)."""
+    return [
+        _receipt(x)
+        for x in conn.execute(
+            f"SELECT {_RECEIPT_COLUMNS} FROM receipts WHERE message_id = ?", (message_id,)
+        )
+    ]
+
+
+def load_sent(conn: sqlite3.Connection, message_id: str) -> MessageSent | None:
+    """The ``MessageSent`` of ``message_id`` alone (no receipts), or None."""
+    row = conn.execute("SELECT raw FROM messages WHERE id = ?", (message_id,)).fetchone()
+    return None if row is None else _sent_decoder.decode(row[0])
 
 
 def load_message(conn: sqlite3.Connection, message_id: str) -> rules.MessageState | None:

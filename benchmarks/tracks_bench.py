@@ -1,0 +1,465 @@
+"""Benchmark of missile-warning fusion: impact prediction accuracy and ingest throughput.
+
+For each missile class of ``hotline.tracks.simulate`` (short range, medium range, lofted IRBM,
+lofted ICBM) and each of ``--runs`` seeds, the truth is observed by three nations' radars
+(USA, JPN, KOR; notional figures). Four fusers are fed the reports in 1-second batches, as a node
+would ingest them: one per single sensor and one with all three. At fixed times since launch,
+each fuser's track of the missile (the one with the most reports) is flown to the ground
+(``ballistics.propagate_to_impact`` from ``fusion.impact_state``) and compared with the true
+impact: great-circle error of the impact point (km), error of the impact time (s), and whether
+the truth lies inside the predicted 95 % ellipse. The table gives the RMS over the runs.
+
+Throughput: a raid of ``--salvo`` missiles (default 200) of mixed classes from four launch
+areas over five minutes, all three sensors (about 200,000 reports), ingested in 1-second batches
+by one fuser: reports per second of CPU time (and of wall time), for association and filtering
+alone and with the impact predictions refreshed every 2 s of track time; plus the cost of one
+impact prediction per track.
+
+Usage::
+
+    python benchmarks/tracks_bench.py [--runs 8] [--seed 1] [--out artifacts/bench-tracks]
+        [--classes srbm,mrbm,irbm,icbm] [--salvo 200] [--part all|accuracy|throughput]
+        [--quick] [--no-plot]
+
+``run(args) -> dict`` is the entry point for ``hotline bench tracks`` (``args`` is an
+``argparse.Namespace`` or a mapping with the same names).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import time
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from hotline.tracks import simulate as sim
+from hotline.tracks.ballistics import impact_point, propagate_to_impact, propagate_to_impact_many
+from hotline.tracks.fusion import Fuser, FuserConfig, Report, Track, TrackStatus, impact_state
+from hotline.tracks.geodesy import ecef_to_enu, geodetic_to_ecef, great_circle_km
+
+F64 = NDArray[np.float64]
+
+FILTERS = ("USA", "JPN", "KOR", "fused")
+CLASS_KEYS = {"srbm": sim.SRBM, "mrbm": sim.MRBM, "irbm": sim.IRBM_LOFTED, "icbm": sim.ICBM_LOFTED}
+#: Evaluation step (s since launch) per class.
+EVAL_STEP_S = {"srbm": 10.0, "mrbm": 10.0, "irbm": 30.0, "icbm": 60.0}
+CHI2_2_95 = -2.0 * math.log(0.05)
+DEFAULT_OUT = "artifacts/bench-tracks"
+DEFAULT_CLASSES = ("srbm", "mrbm", "irbm", "icbm")
+DEFAULT_RUNS = 8
+DEFAULT_SALVO = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    runs: int = DEFAULT_RUNS
+    seed: int = 1
+    out: str = DEFAULT_OUT
+    classes: tuple[str, ...] = DEFAULT_CLASSES
+    quick: bool = False
+    salvo: int = DEFAULT_SALVO
+    plot: bool = True
+
+
+def _options(args: Any) -> Options:
+    get = args.get if isinstance(args, Mapping) else lambda k, d=None: getattr(args, k, d)
+    classes = get("classes", None) or DEFAULT_CLASSES
+    if isinstance(classes, str):
+        classes = tuple(c.strip() for c in classes.split(",") if c.strip())
+    quick = bool(get("quick", False))
+    return Options(
+        runs=int(get("runs", None) or (2 if quick else DEFAULT_RUNS)),
+        seed=int(get("seed", None) or 1),
+        out=str(get("out", None) or DEFAULT_OUT),
+        classes=tuple(classes),
+        quick=quick,
+        salvo=int(get("salvo", None) or (40 if quick else DEFAULT_SALVO)),
+        plot=not bool(get("no_plot", False)),
+    )
+
+
+# ------------------------------------------------------------------------------ accuracy
+
+
+def _primary(tracks: Sequence[Track]) -> Track | None:
+    return max(tracks, key=lambda t: (t.n_reports, t.id)) if tracks else None
+
+
+def _evaluate(track: Track | None, truth: sim.Trajectory) -> tuple[float, float, float]:
+    """(impact point error km, impact time error s, 1.0 if truth inside the 95 % ellipse)."""
+    if track is None:
+        return math.nan, math.nan, math.nan
+    x, p = impact_state(track)
+    imp = propagate_to_impact(x, p, track.last_time)
+    if imp is None:
+        return math.nan, math.nan, math.nan
+    err = float(great_circle_km(imp.lat, imp.lon, truth.impact_lat, truth.impact_lon))
+    en = ecef_to_enu(
+        geodetic_to_ecef(truth.impact_lat, truth.impact_lon, 0.0), imp.lat, imp.lon, 0.0
+    )[:2]
+    try:
+        d2 = float(en @ np.linalg.solve(imp.cov_enu_2x2, en))
+    except np.linalg.LinAlgError:
+        d2 = math.inf
+    return err, imp.time - truth.impact_time, float(d2 <= CHI2_2_95)
+
+
+def _fly_once(
+    truth: sim.Trajectory, reports: dict[str, list[Report]], times: F64
+) -> dict[str, F64]:
+    """Feed each filter in 1 s batches; evaluate at ``times``; returns (n_times, 4) per filter."""
+    t0 = truth.launch.t0
+    feeds = {n: reports[n] for n in FILTERS[:3]}
+    feeds["fused"] = sorted((r for n in FILTERS[:3] for r in reports[n]), key=lambda r: r.key)
+    out: dict[str, F64] = {}
+    for name, reps in feeds.items():
+        fuser = Fuser(FuserConfig(compute_impacts=False))
+        res = np.full((times.size, 4), np.nan)
+        k = 0
+        ti = 0
+        rep_t = np.array([r.time for r in reps])
+        for sec in np.arange(t0 + 1.0, truth.impact_time + 1.0, 1.0):
+            hi = int(np.searchsorted(rep_t, sec, side="left"))
+            fuser.ingest(reps[k:hi], float(sec))
+            k = hi
+            while ti < times.size and t0 + times[ti] <= sec:
+                tracks = [t for t in fuser.tracks() if t.status is TrackStatus.CONFIRMED]
+                e, dt, inside = _evaluate(_primary(tracks), truth)
+                res[ti] = (e, dt, inside, len(tracks))
+                ti += 1
+        out[name] = res
+    return out
+
+
+def _nan_stats(arr: F64) -> tuple[F64, F64, F64, F64]:
+    """RMS impact error, RMS time error, ellipse coverage, fraction of runs with a track."""
+    err = arr[..., 0]
+    have = np.isfinite(err).mean(axis=0)
+    with warnings.catch_warnings(), np.errstate(invalid="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns (no track yet)
+        rms = np.sqrt(np.nanmean(err**2, axis=0))
+        rms_t = np.sqrt(np.nanmean(arr[..., 1] ** 2, axis=0))
+        cover = np.nanmean(arr[..., 2], axis=0)
+    rms[have < 0.5] = np.nan
+    rms_t[have < 0.5] = np.nan
+    return rms, rms_t, cover, have
+
+
+def _floor(truth: sim.Trajectory, times: F64) -> F64:
+    """Impact error (km) of a vacuum prediction from the TRUE state: the drag-mismatch floor."""
+    out = np.full(times.size, np.nan)
+    for i, t in enumerate(times):
+        if t + truth.launch.t0 >= truth.burnout_time:
+            lat, lon, _ = impact_point(truth.state_at(truth.launch.t0 + t))
+            out[i] = float(great_circle_km(lat, lon, truth.impact_lat, truth.impact_lon))
+    return out
+
+
+def _accuracy(opts: Options) -> dict[str, Any]:
+    results: dict[str, Any] = {}
+    for key in opts.classes:
+        cls = CLASS_KEYS[key]
+        truth = sim.fly(sim.launch_of(cls))
+        step = EVAL_STEP_S[key] * (2 if opts.quick else 1)
+        times = np.arange(step, truth.impact_time - truth.launch.t0, step)
+        runs: dict[str, list[F64]] = {n: [] for n in FILTERS}
+        for r in range(opts.runs):
+            rng = np.random.default_rng([opts.seed, r, list(CLASS_KEYS).index(key)])
+            reports = {s.nation: sim.observe(truth, s, rng) for s in sim.SENSORS}
+            for name, res in _fly_once(truth, reports, times).items():
+                runs[name].append(res)
+        table: dict[str, dict[str, list[float]]] = {}
+        for name in FILTERS:
+            arr = np.stack(runs[name])  # (runs, times, 4)
+            rms, rms_t, cover, have = _nan_stats(arr)
+            table[name] = {
+                "impact_err_km_rms": rms.tolist(),
+                "impact_time_err_s_rms": rms_t.tolist(),
+                "inside_95": cover.tolist(),
+                "have_track": have.tolist(),
+                "tracks_max": np.max(np.nan_to_num(arr[..., 3]), axis=0).tolist(),
+            }
+        results[key] = {
+            "class": cls.name,
+            "range_km": truth.range_km,
+            "apogee_km": truth.apogee_m / 1e3,
+            "flight_s": truth.impact_time - truth.launch.t0,
+            "burnout_s": truth.burnout_time - truth.launch.t0,
+            "impact": [truth.impact_lat, truth.impact_lon],
+            "times_s": times.tolist(),
+            "drag_floor_km": _floor(truth, times).tolist(),
+            "filters": table,
+        }
+    return results
+
+
+def _verdicts(acc: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, res in acc.items():
+        t = np.array(res["times_s"])
+        f = res["filters"]
+        fused = np.array(f["fused"]["impact_err_km_rms"], dtype=float)
+        singles = np.array([f[n]["impact_err_km_rms"] for n in FILTERS[:3]], dtype=float)
+        n_single = np.isfinite(singles).sum(axis=0)
+        best = np.min(np.where(np.isfinite(singles), singles, np.inf), axis=0)
+        several = (n_single >= 2) & np.isfinite(fused)  # fusion has something to fuse
+        only_one = (n_single == 1) & np.isfinite(fused)
+        cover = np.array(f["fused"]["inside_95"], dtype=float)
+        after_bo = t >= res["burnout_s"]
+        v: dict[str, Any] = {
+            "times_with_2plus_sensors": int(several.sum()),
+            "fused_better_than_best_single": int((several & (fused < best)).sum()),
+            "fused_worse_at_s": [float(x) for x in t[several & (fused >= best)]],
+            "median_ratio_fused_to_best_single": float(np.median(fused[several] / best[several]))
+            if several.any()
+            else math.nan,
+            "times_with_1_sensor": int(only_one.sum()),
+            "ellipse_coverage_after_burnout": float(np.nanmean(cover[after_bo])),
+        }
+        if key == "mrbm":
+            at = res["burnout_s"] + 150.0
+            i = int(np.searchsorted(t, at))
+            if i < t.size:
+                v["fused_err_km_150s_after_burnout"] = float(fused[i])
+                v["at_s"] = float(t[i])
+        out[key] = v
+    return out
+
+
+# ------------------------------------------------------------------------------ throughput
+
+
+def _salvo(n: int, seed: int) -> list[Report]:
+    """A raid of ``n`` missiles of mixed classes over about five minutes: ``ceil(n / 4)``
+    distinct flights (four launch areas, jittered pads and azimuths), each flown by up to four
+    launchers from its pad at least 60 s apart."""
+    rng = np.random.default_rng(seed)
+    sites = [(39.20, 125.67), (40.00, 124.60), (38.70, 125.30), (39.70, 127.40)]
+    mix = [sim.SRBM, sim.SRBM, sim.MRBM, sim.MRBM, sim.IRBM_LOFTED, sim.ICBM_LOFTED]
+    base = []
+    for i in range(math.ceil(n / 4)):
+        lat, lon = sites[i % len(sites)]
+        cls = mix[i % len(mix)]
+        base.append(
+            sim.fly(
+                sim.Launch(
+                    cls,
+                    lat + float(rng.uniform(-0.3, 0.3)),
+                    lon + float(rng.uniform(-0.3, 0.3)),
+                    cls.azimuth_deg + float(rng.uniform(-15, 15)),
+                    0.0,
+                    f"b{i:03d}",
+                )
+            )
+        )
+    trajs = [
+        base[i // 4].shifted(75.0 * (i % 4) + float(rng.uniform(0.0, 15.0)), f"m{i:03d}")
+        for i in range(n)
+    ]
+    return sim.observe_all(trajs, sim.SENSORS, rng)
+
+
+def _throughput(opts: Options) -> dict[str, Any]:
+    reports = _salvo(opts.salvo, opts.seed)
+    rep_t = np.array([r.time for r in reports])
+    out: dict[str, Any] = {"missiles": opts.salvo, "reports": len(reports)}
+    span = float(rep_t[-1] - rep_t[0])
+    for label, batch_s, cfg in (
+        ("fuse_1s_batches", 1.0, FuserConfig(compute_impacts=False)),
+        ("fuse_5s_batches", 5.0, FuserConfig(compute_impacts=False)),
+        ("fuse_and_impacts_1s_batches", 1.0, FuserConfig()),
+    ):
+        fuser = Fuser(cfg)
+        k = 0
+        wall = cpu = 0.0
+        max_live = 0
+        confirmed: set[str] = set()
+        for sec in np.arange(math.floor(rep_t[0]) + batch_s, rep_t[-1] + 2 * batch_s, batch_s):
+            hi = int(np.searchsorted(rep_t, sec, side="left"))
+            batch = reports[k:hi]
+            k = hi
+            t0, c0 = time.perf_counter(), time.process_time()
+            changed = fuser.ingest(batch, float(sec))
+            wall += time.perf_counter() - t0
+            cpu += time.process_time() - c0
+            confirmed.update(t.id for t in changed if t.status is TrackStatus.CONFIRMED)
+            max_live = max(max_live, len(fuser.tracks()))
+        out[label] = {
+            "batch_s": batch_s,
+            "scenario_s": span,
+            "core_fraction_in_real_time": cpu / span,
+            "wall_s": wall,
+            "cpu_s": cpu,
+            "reports_per_s_wall": len(reports) / wall,
+            "reports_per_s_cpu": len(reports) / cpu,
+            "confirmed_tracks": len(confirmed),
+            "max_live_tracks": max_live,
+            "impact_interval_s": cfg.impact_interval_s if cfg.compute_impacts else None,
+            "stats": dict(fuser.stats),
+        }
+    out["impact_ms_per_track"] = _impact_cost()
+    return out
+
+
+def _impact_cost() -> dict[str, float]:
+    """Milliseconds per track of ``propagate_to_impact_many`` for 50 tracks at once, from
+    mid-flight states of each class."""
+    out: dict[str, float] = {}
+    for key, cls in CLASS_KEYS.items():
+        truth = sim.fly(sim.launch_of(cls))
+        x = truth.state_at(0.5 * (truth.burnout_time + truth.impact_time))
+        xs = np.repeat(x[None], 50, axis=0)
+        ps = np.repeat(np.diag([100.0**2] * 3 + [1.0] * 3)[None], 50, axis=0)
+        t0 = time.process_time()
+        propagate_to_impact_many(xs, ps, np.zeros(50))
+        out[key] = (time.process_time() - t0) / 50 * 1000.0
+    return out
+
+
+# ------------------------------------------------------------------------------ report
+
+
+def _table(acc: dict[str, Any]) -> str:
+    lines: list[str] = []
+    for res in acc.values():
+        lines.append(
+            f"\n{res['class']}: range {res['range_km']:.0f} km, apogee {res['apogee_km']:.0f} km, "
+            f"flight {res['flight_s']:.0f} s, burn-out {res['burnout_s']:.0f} s"
+        )
+        head = "  t_s " + "".join(f"{n + ' km':>11}" for n in FILTERS)
+        head += f"{'fused dt_s':>12}{'fused in95':>12}{'tracks':>8}{'floor km':>10}"
+        lines.append(head)
+        f = res["filters"]
+        for i, t in enumerate(res["times_s"]):
+            row = f"{t:5.0f} "
+            for n in FILTERS:
+                v = f[n]["impact_err_km_rms"][i]
+                row += f"{v:11.2f}" if v == v else f"{'-':>11}"
+            dt = f["fused"]["impact_time_err_s_rms"][i]
+            cov = f["fused"]["inside_95"][i]
+            nt = f["fused"]["tracks_max"][i]
+            row += f"{dt:12.1f}" if dt == dt else f"{'-':>12}"
+            row += f"{cov:12.2f}" if cov == cov else f"{'-':>12}"
+            row += f"{nt:8.0f}" if nt == nt else f"{'-':>8}"
+            fl = res["drag_floor_km"][i]
+            row += f"{fl:10.3f}" if fl == fl else f"{'-':>10}"
+            lines.append(row)
+    return "\n".join(lines)
+
+
+def _plot(acc: dict[str, Any], out: Path) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    keys = list(acc)
+    fig, axes = plt.subplots(2, len(keys), figsize=(4.2 * len(keys), 7), squeeze=False)
+    styles = {"USA": "C0--", "JPN": "C1--", "KOR": "C2--", "fused": "k-"}
+    for j, key in enumerate(keys):
+        res = acc[key]
+        t = np.array(res["times_s"])
+        for n in FILTERS:
+            e = np.array(res["filters"][n]["impact_err_km_rms"], dtype=float)
+            dt = np.abs(np.array(res["filters"][n]["impact_time_err_s_rms"], dtype=float))
+            lw = 2.0 if n == "fused" else 1.2
+            axes[0, j].semilogy(t, e, styles[n], label=n, lw=lw)
+            axes[1, j].semilogy(t, dt, styles[n], label=n, lw=lw)
+        floor = np.array(res["drag_floor_km"], dtype=float)
+        axes[0, j].semilogy(t, floor, color="grey", ls=":", lw=1.0, label="vacuum from truth")
+        for ax in axes[:, j]:
+            ax.axvline(res["burnout_s"], color="grey", lw=0.8, ls=":")
+            ax.grid(True, which="both", alpha=0.3)
+            ax.set_xlabel("seconds since launch")
+        axes[0, j].set_title(f"{res['class']}")
+        axes[0, j].set_ylabel("impact point error, RMS (km)")
+        axes[1, j].set_ylabel("impact time error, RMS (s)")
+    axes[0, 0].legend()
+    fig.tight_layout()
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [str(out / "tracks_accuracy.png"), str(out / "tracks_accuracy.svg")]
+    for p in paths:
+        fig.savefig(p, dpi=110)
+    plt.close(fig)
+    return paths
+
+
+def _report_throughput(thr: dict[str, Any]) -> None:
+    print(f"\nthroughput: {thr['reports']:,} reports of {thr['missiles']} missiles")
+    for label in ("fuse_1s_batches", "fuse_5s_batches", "fuse_and_impacts_1s_batches"):
+        t = thr[label]
+        print(
+            f"  {label:28s} {t['reports_per_s_cpu']:8,.0f} reports/s of CPU "
+            f"({t['reports_per_s_wall']:,.0f} wall); in real time "
+            f"{100 * t['core_fraction_in_real_time']:.1f} % of a core; confirmed tracks "
+            f"{t['confirmed_tracks']}, max live {t['max_live_tracks']}, initiated "
+            f"{t['stats']['tracks_initiated']}, merged {t['stats']['tracks_merged']}"
+        )
+    cost = ", ".join(f"{k} {v:.2f}" for k, v in thr["impact_ms_per_track"].items())
+    print(f"  impact prediction, ms of CPU per track (50 at once): {cost}")
+
+
+def run(args: Any) -> dict[str, Any]:
+    """Run the benchmark; prints tables, writes JSON and plots to ``out``; returns the figures.
+
+    ``args.part``: ``all`` (default), ``accuracy`` or ``throughput``.
+    """
+    opts = _options(args)
+    get = args.get if isinstance(args, Mapping) else lambda k, d=None: getattr(args, k, d)
+    part = str(get("part", None) or "all")
+    t0 = time.perf_counter()
+    out = Path(opts.out)
+    out.mkdir(parents=True, exist_ok=True)
+    result: dict[str, Any] = {
+        "options": {
+            "runs": opts.runs,
+            "seed": opts.seed,
+            "classes": list(opts.classes),
+            "quick": opts.quick,
+            "salvo": opts.salvo,
+            "part": part,
+        },
+        "machine": {"cpus": os.cpu_count(), "load_avg_1m_at_start": os.getloadavg()[0]},
+    }
+    if part in ("all", "accuracy"):
+        acc = _accuracy(opts)
+        result["accuracy"] = acc
+        result["verdicts"] = _verdicts(acc)
+        print(_table(acc))
+        print("\nverdicts:", json.dumps(result["verdicts"], indent=1))
+        if opts.plot:
+            result["plots"] = _plot(acc, out)
+    if part in ("all", "throughput"):
+        result["throughput"] = _throughput(opts)
+        _report_throughput(result["throughput"])
+    result["wall_s"] = time.perf_counter() - t0
+    name = "tracks_bench.json" if part == "all" else f"tracks_bench_{part}.json"
+    (out / name).write_text(json.dumps(result, indent=1, default=float))
+    print(f"wrote {out / name}" + (" and plots" if "plots" in result else ""))
+    return result
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--runs", type=int, default=None, help="Monte Carlo runs per class")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--out", default=DEFAULT_OUT)
+    ap.add_argument("--classes", default=",".join(DEFAULT_CLASSES))
+    ap.add_argument("--salvo", type=int, default=None, help="missiles in the throughput raid")
+    ap.add_argument("--part", choices=("all", "accuracy", "throughput"), default="all")
+    ap.add_argument("--quick", action="store_true", help="fewer runs and evaluation times")
+    ap.add_argument("--no-plot", dest="no_plot", action="store_true")
+    run(ap.parse_args(argv))
+
+
+if __name__ == "__main__":
+    main()

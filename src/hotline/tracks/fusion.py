@@ -1,0 +1,691 @@
+"""Multi-sensor, multi-nation track fusion of missile-warning reports.
+
+Reports (``Report``) carry Cursor-on-Target point semantics: ``lat``/``lon`` degrees WGS-84,
+``hae`` metres above the ellipsoid, ``ce`` the 1-sigma circular (horizontal) error and ``le`` the
+1-sigma linear (vertical) error in metres ("Cursor-on-Target Message Router User's Guide",
+MITRE MP090284, 2009, event schema: "ce ... the 1-sigma circular error"; "le ... the 1-sigma
+linear error"). We read "1-sigma circular error" as the circular standard deviation: the
+horizontal error is isotropic Gaussian with ``sigma_E = sigma_N = ce`` (so the circle of radius
+``ce`` holds 39.3 % and the CEP is ``1.1774 ce``), and ``sigma_U = le``. CoT's "unknown" value
+``9999999`` (or more) makes a report unusable for tracking; it is counted and ignored.
+
+Measurement (exact in position, linearised in covariance): ``z = ECEF(lat, lon, hae)`` and
+``R = C^T diag(ce^2, ce^2, le^2) C`` with ``C`` the ECEF->ENU rotation at the point
+(``geodesy.enu_rotation``); ``H = [I 0]``. Each sensor is so weighted by its own stated errors.
+
+The filter is the two-mode IMM EKF of ``imm`` (ballistic / manoeuvre). Per ``ingest`` call:
+
+1. reports are checked (a bad one raises ``Invalid`` and changes nothing), sorted by their key
+   ``(time, nation, sensor, uid)`` (then content) so every node orders them alike, and
+   de-duplicated on that key (the first one counts; a repeat in a later batch is ignored);
+2. in time chunks of at most ``chunk_s``, every live track is predicted to the chunk's middle and
+   each report is gated against every track with the Mahalanobis distance of its innovation,
+   ``d^2 = nu^T S^-1 nu <= chi2_3(99.9 %) = 16.27`` (the validation gate of Bar-Shalom and Li,
+   "Multitarget-Multisensor Tracking: Principles and Techniques", 1995). Gated pairs cost
+   ``d^2 + ln|S|`` (the negative log-likelihood, so a vague track does not capture reports just
+   for its large covariance), less ``HINT_BONUS`` for the track that the report's
+   ``(nation, sensor, uid)`` last went to (the CoT ``uid`` names an object: a sensor's own
+   track continuity is evidence); pairs are assigned greedily cheapest first, and one sensor's
+   reports of one instant go to different tracks (a global-nearest-neighbour approximation).
+   Reports of different nations' sensors on one missile therefore land on ONE track;
+3. each track's reports are applied in time order; the filter runs vectorised over tracks, one
+   report per track per pass. A report older than a track's last update (late federation
+   traffic) is handled exactly by re-filtering: the track keeps the posteriors of its last
+   ``history_s`` seconds of reports and replays from the one before the late report;
+4. unassociated reports seed new tracks (``initiation``): two or more reports spanning at least
+   ``init_min_span_s`` give a least-squares position and velocity;
+5. a young track (created within ``merge_window_s``) whose state is statistically the same as
+   another live track's is merged into it: ``d^2 = dx^T (P1 + P2)^-1 dx <= chi2_6(99.9 %) =
+   22.46`` over position and velocity (the track-to-track association test of Bar-Shalom, "On
+   the track-to-track correlation problem", IEEE T-AC 26(2), 1981, cross-covariance
+   neglected); the survivor is the track with the earlier first report and keeps whichever
+   state has the smaller position covariance (duplicates only arise at initiation);
+6. silent tracks are dropped (``max_coast_s``; longer in midcourse, where coverage gaps are
+   normal and the prediction holds); impact predictions (``ballistics.propagate_to_impact``)
+   are made on confirmation and refreshed for all tracks at once every ``impact_interval_s``.
+
+One missile, one track, on every node: a track's id is ``trk-`` and 16 hex digits of BLAKE2b over
+the key ``(time, nation, sensor, uid)`` of the earliest report that initiated it. Fusing the same
+reports gives the same tracks and ids on every node; when nodes see the initiating reports in
+different orders the ids can differ until a merge, which always keeps the earliest key.
+
+Phase (``trackstate.next_phase``): a new track below 150 km and not surely descending starts in
+**boost**; it becomes **midcourse** once the IMM's manoeuvre probability has stayed below 0.2 for
+10 s (burn-out) or it surely descends, and goes back to boost if that probability exceeds 0.9
+while it climbs below 150 km (a later stage, or burn-out declared too early under noisy
+reports); **terminal** once descending below 100 km (re-entry), for good.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Final
+
+import msgspec
+import numpy as np
+from numpy.typing import NDArray
+
+from hotline.errors import Invalid
+from hotline.tracks.ballistics import (
+    Impact,
+    acceleration,
+    propagate_to_impact_many,
+    transition,
+    white_accel_q,
+)
+from hotline.tracks.geodesy import (
+    ecef_to_geodetic,
+    enu_rotation,
+    geodetic_height,
+    geodetic_to_ecef,
+)
+from hotline.tracks.imm import ImmParams, predict_only
+from hotline.tracks.initiation import (
+    Initiator,
+    Measurement,
+    ReportKey,
+    Seed,
+    chi2_999,
+    fit_initial,
+)
+from hotline.tracks.trackstate import (
+    Phase,
+    Run,
+    TrackState,
+    TrackStatus,
+    execute,
+    freeze,
+    initial_phase,
+    kinematics,
+    plan,
+)
+
+F64 = NDArray[np.float64]
+
+#: CoT's "unknown" circular or linear error.
+COT_UNKNOWN_ERROR_M: Final = 9_999_999.0
+#: Chi-square 99.9 % quantiles: 3 dof (report gate), 6 dof (track merge).
+GATE_CHI2_3: Final = 16.27
+MERGE_CHI2_6: Final = 22.46
+#: Association cost bonus (a likelihood ratio of e^3 = 20) for the track a sensor's uid last
+#: went to: the sensor's own track continuity is evidence, not proof.
+HINT_BONUS: Final = 3.0
+#: A coasting track predicted this far below the ellipsoid has come down and is dropped.
+GROUNDED_M: Final = -2_000.0
+
+__all__ = [
+    "Fuser",
+    "FuserConfig",
+    "Phase",
+    "Report",
+    "Track",
+    "TrackStatus",
+    "impact_state",
+    "measurements_of",
+    "track_id",
+]
+
+
+class Report(msgspec.Struct, frozen=True, kw_only=True):
+    """One sensor point report (Cursor-on-Target semantics; see the module docstring)."""
+
+    uid: str
+    nation: str
+    sensor: str
+    time: float
+    lat: float
+    lon: float
+    hae: float
+    ce: float
+    le: float
+
+    @property
+    def key(self) -> ReportKey:
+        return (self.time, self.nation, self.sensor, self.uid)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Track:
+    """Snapshot of a fused track (read-only arrays).
+
+    ``x (6,)``: ECEF position (m) and Earth-relative velocity (m/s) at ``last_time`` (s);
+    ``P (6, 6)`` its covariance (IMM-combined). ``nations``: contributing nations; ``sensors``:
+    ``NATION/sensor`` names. ``p_manoeuvre``: IMM probability of the manoeuvre mode;
+    ``x_ballistic``, ``P_ballistic``: the ballistic mode's own estimate. ``impact``: the latest
+    prediction (made on confirmation, refreshed every ``FuserConfig.impact_interval_s`` of node
+    time; ``None`` while tentative or if the track would not come down).
+    ``merged_into``: the surviving track's id when ``status`` is ``merged``.
+    """
+
+    id: str
+    x: F64
+    P: F64
+    last_time: float
+    nations: tuple[str, ...]
+    sensors: tuple[str, ...]
+    phase: Phase
+    status: TrackStatus
+    n_reports: int
+    p_manoeuvre: float
+    x_ballistic: F64
+    P_ballistic: F64
+    impact: Impact | None
+    merged_into: str | None = None
+
+    @property
+    def lat(self) -> float:
+        return float(ecef_to_geodetic(self.x[:3])[0])
+
+    @property
+    def lon(self) -> float:
+        return float(ecef_to_geodetic(self.x[:3])[1])
+
+    @property
+    def hae(self) -> float:
+        return float(ecef_to_geodetic(self.x[:3])[2])
+
+    @property
+    def velocity_enu(self) -> tuple[float, float, float]:
+        """East, north, up velocity (m/s) at the track's position."""
+        lat, lon, _ = ecef_to_geodetic(self.x[:3])
+        e, n, u = enu_rotation(lat, lon) @ self.x[3:]
+        return float(e), float(n), float(u)
+
+
+def impact_state(track: Track) -> tuple[F64, F64]:
+    """The estimate impact prediction starts from: the IMM-combined one during boost, the
+    ballistic mode's after it (an unpowered body does not manoeuvre; the combined covariance
+    would carry the manoeuvre mode's spread into every prediction)."""
+    if track.phase is Phase.BOOST:
+        return track.x, track.P
+    return track.x_ballistic, track.P_ballistic
+
+
+@dataclass(frozen=True, slots=True)
+class FuserConfig:
+    """Tuning of the fuser; the defaults are those the benchmark measured (``docs/tracks.md``).
+
+    Gates: ``gate_chi2`` (3 dof) for a report against a track, ``merge_chi2`` (6 dof) for two
+    tracks. ``chunk_s``: reports within this span are associated against one prediction.
+    Initiation: ``init_*``. A tentative track is confirmed after ``confirm_updates`` gated
+    reports within ``confirm_within_s`` of its creation, else dropped; ``merge_window_s``: a
+    track this young is checked for duplicates. A track silent for ``max_coast_s`` is dropped;
+    in midcourse, where the ballistic prediction holds (sensor coverage gaps near a lofted
+    apogee), after ``max_coast_midcourse_s`` or 30 s past its predicted impact.
+    ``history_s``: how late a report may be and still be applied exactly. ``max_future_s``: how
+    far after ``now`` a report time may lie. Impacts: predicted on confirmation, then refreshed
+    for all tracks together every ``impact_interval_s`` of node time.
+    """
+
+    imm: ImmParams = field(default_factory=ImmParams)
+    gate_chi2: float = GATE_CHI2_3
+    merge_chi2: float = MERGE_CHI2_6
+    chunk_s: float = 2.0
+    chunk_max_reports: int = 2048
+    init_max_speed_m_s: float = 8000.0
+    init_min_span_s: float = 1.0
+    init_max_age_s: float = 20.0
+    confirm_updates: int = 2
+    confirm_within_s: float = 30.0
+    merge_window_s: float = 60.0
+    max_coast_s: float = 60.0
+    max_coast_midcourse_s: float = 3600.0
+    history_s: float = 30.0
+    max_future_s: float = 60.0
+    impact_interval_s: float = 2.0
+    compute_impacts: bool = True
+
+
+def track_id(key: ReportKey) -> str:
+    """``trk-`` + 16 hex digits of BLAKE2b over the report key (deterministic on every node)."""
+    raw = "\x1f".join([repr(float(key[0])), key[1], key[2], key[3]]).encode()
+    return "trk-" + hashlib.blake2b(raw, digest_size=8).hexdigest()
+
+
+def measurements_of(lat: F64, lon: F64, hae: F64, ce: F64, le: F64) -> tuple[F64, F64]:
+    """ECEF positions ``(m, 3)`` and covariances ``(m, 3, 3)`` of reports (see module doc):
+    ``R = C^T diag(ce^2, ce^2, le^2) C``."""
+    z = geodetic_to_ecef(lat, lon, hae)
+    c = enu_rotation(lat, lon)
+    d = np.stack([ce * ce, ce * ce, le * le], axis=-1)
+    r: F64 = np.einsum("mki,mk,mkj->mij", c, d, c)
+    return z, r
+
+
+_FIELDS: Final = ("time", "lat", "lon", "hae", "ce", "le")
+_LO: Final = np.array([-math.inf, -90.0, -180.0, -12_000.0, 0.0, 0.0])
+_HI: Final = np.array([math.inf, 90.0, 180.0, 5.0e7, math.inf, math.inf])
+
+
+def _sort_key(r: Report) -> tuple[float, str, str, str, float, float, float, float, float]:
+    return (r.time, r.nation, r.sensor, r.uid, r.lat, r.lon, r.hae, r.ce, r.le)
+
+
+def _numbers(reports: Sequence[Report]) -> F64:
+    """``(m, 6)``: time, lat, lon, hae, ce, le of each report."""
+    out = np.array([(r.time, r.lat, r.lon, r.hae, r.ce, r.le) for r in reports], dtype=np.float64)
+    return out.reshape(len(reports), 6)
+
+
+def _check(reports: Sequence[Report], arr: F64, now: float, max_future_s: float) -> None:
+    """Raise ``Invalid`` naming the first bad report and field (vectorised check)."""
+    for rep in reports:
+        if not (rep.uid and rep.nation and rep.sensor):
+            name = next(n for n in ("uid", "nation", "sensor") if not getattr(rep, n))
+            raise Invalid(f"report {rep.uid!r}: field {name!r} is empty; expected a name")
+    hi = _HI.copy()
+    hi[0] = now + max_future_s
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isfinite(arr) | (arr < _LO) | (arr > hi)
+        bad[:, 4:] |= arr[:, 4:] <= 0.0
+    if not bad.any():
+        return
+    i, j = (int(v[0]) for v in np.nonzero(bad))
+    rep, name, v = reports[i], _FIELDS[j], float(arr[i, j])
+    if name == "time":
+        want = f"finite seconds no later than now + {max_future_s:g} s ({now!r})"
+    elif name in ("ce", "le"):
+        want = "a finite number > 0 (metres)"
+    else:
+        want = f"a finite number in [{_LO[j]:g}, {_HI[j]:g}]"
+    raise Invalid(
+        f"report {rep.uid!r} from {rep.nation}/{rep.sensor}: field {name!r} = {v!r}; "
+        f"expected {want}"
+    )
+
+
+class Fuser:
+    """The tracks of one node and the fusion of reports into them.
+
+    Deterministic and pure apart from its own in-memory state: the same sequence of ``ingest``
+    calls gives the same tracks. ``stats`` counts what happened to reports and tracks.
+    """
+
+    def __init__(self, config: FuserConfig | None = None) -> None:
+        self.config = config or FuserConfig()
+        c = self.config
+        self._tracks: dict[str, TrackState] = {}
+        self._hint: dict[tuple[str, str, str], str] = {}
+        self._seen: dict[ReportKey, None] = {}
+        self._seen_order: deque[ReportKey] = deque()
+        self._next_impacts_at = -math.inf
+        self._init = Initiator(
+            max_speed_m_s=c.init_max_speed_m_s,
+            min_span_s=c.init_min_span_s,
+            max_age_s=c.init_max_age_s,
+        )
+        names = (
+            "reports duplicates unusable associated late_refiltered late_dropped seeded "
+            "seed_expired tracks_initiated tracks_merged tracks_dropped"
+        )
+        self.stats: dict[str, int] = dict.fromkeys(names.split(), 0)
+
+    # ------------------------------------------------------------------ public
+
+    def tracks(self) -> list[Track]:
+        """Snapshots of every live track, in creation order."""
+        return [self._snapshot(ts) for ts in self._tracks.values()]
+
+    def ingest(self, reports: Sequence[Report], now: float) -> list[Track]:
+        """Fuse ``reports`` (any order) at node time ``now`` (s); returns the tracks that changed
+        (created, updated, merged away or dropped), in creation order.
+
+        Raises ``Invalid`` (and changes nothing) if any report is malformed.
+        """
+        arr = _numbers(reports)
+        _check(reports, arr, now, self.config.max_future_s)
+        # Sort by key, then content, so that which of two same-key reports counts (the first)
+        # does not depend on arrival order within the batch.
+        order = sorted(range(len(reports)), key=lambda i: _sort_key(reports[i]))
+        reports = [reports[i] for i in order]
+        arr = arr[order]
+        keep = self._dedupe(reports)
+        changed: dict[str, TrackState] = {}
+        if keep:
+            fresh = [reports[i] for i in keep]
+            a = arr[keep]
+            z, rr = measurements_of(a[:, 1], a[:, 2], a[:, 3], a[:, 4], a[:, 5])
+            ms = [Measurement(r.time, z[i], rr[i], r.key) for i, r in enumerate(fresh)]
+            uids = [r.uid for r in fresh]
+            for lo, hi in self._chunks(ms):
+                self._process_chunk(ms[lo:hi], uids[lo:hi], z[lo:hi], rr[lo:hi], changed)
+            self._merge(changed)
+        self.stats["seed_expired"] += self._init.expire(now)
+        self._prune(now, changed)
+        self._refresh(changed, now)
+        return [self._snapshot(ts) for ts in sorted(changed.values(), key=lambda s: s.created)]
+
+    # ------------------------------------------------------------------ steps
+
+    def _dedupe(self, reports: Sequence[Report]) -> list[int]:
+        """Indices of the reports not seen before and usable."""
+        fresh: list[int] = []
+        for i, rep in enumerate(reports):
+            key = rep.key
+            if key in self._seen:
+                self.stats["duplicates"] += 1
+                continue
+            self._seen[key] = None
+            self._seen_order.append(key)
+            if rep.ce >= COT_UNKNOWN_ERROR_M or rep.le >= COT_UNKNOWN_ERROR_M:
+                self.stats["unusable"] += 1
+                continue
+            fresh.append(i)
+        self.stats["reports"] += len(reports)
+        return fresh
+
+    def _chunks(self, ms: list[Measurement]) -> list[tuple[int, int]]:
+        out: list[tuple[int, int]] = []
+        lo = 0
+        for i in range(1, len(ms) + 1):
+            if (
+                i == len(ms)
+                or ms[i].t - ms[lo].t > self.config.chunk_s
+                or i - lo >= self.config.chunk_max_reports
+            ):
+                out.append((lo, i))
+                lo = i
+        return out
+
+    def _process_chunk(
+        self,
+        ms: list[Measurement],
+        uids: list[str],
+        z: F64,
+        rr: F64,
+        changed: dict[str, TrackState],
+    ) -> None:
+        live = list(self._tracks.values())
+        assigned = self._associate(ms, uids, z, rr, live) if live else [-1] * len(ms)
+        per_track: dict[int, list[Measurement]] = {}
+        loose: list[Measurement] = []
+        for m, uid, a in zip(ms, uids, assigned, strict=True):
+            if a < 0:
+                loose.append(m)
+                continue
+            per_track.setdefault(a, []).append(m)
+            self._hint[(m.key[1], m.key[2], uid)] = live[a].id
+        runs: list[Run] = []
+        for a, new in per_track.items():
+            ts = live[a]
+            for m in new:
+                ts.nations.add(m.nation)
+                ts.sensors.add(m.source)
+            run, dropped = plan(ts, new)
+            self.stats["late_dropped"] += dropped
+            if run is not None:
+                self.stats["late_refiltered"] += run.keep < len(ts.history)
+                self.stats["associated"] += run.n_new
+                runs.append(run)
+        if runs:
+            execute(runs, self.config.imm, self.config.history_s)
+            for run in runs:
+                ts = run.track
+                if (
+                    ts.status is TrackStatus.TENTATIVE
+                    and ts.n_updates >= self.config.confirm_updates
+                ):
+                    ts.status = TrackStatus.CONFIRMED
+                changed[ts.id] = ts
+        ready: list[Seed] = []
+        for m in loose:
+            self.stats["seeded"] += 1
+            seed = self._init.add(m)
+            if self._init.ready(seed) and all(seed is not s for s in ready):
+                ready.append(seed)
+        for seed in ready:
+            self._initiate(seed, changed)
+
+    def _predict(self, live: list[TrackState], t: float) -> tuple[F64, F64, F64]:
+        """Combined states ``(n, 6)`` and covariances ``(n, 6, 6)`` of ``live`` at time ``t``
+        (an EKF prediction of the IMM-combined estimate; the noise density, returned too as
+        ``(n,)``, is the mode-weighted one in midcourse and the manoeuvre mode's otherwise). A
+        coasting track's prediction is cached and advanced from the cache, so a long coverage
+        gap costs one short step per chunk, not one long one."""
+        starts = [
+            ts.pred if ts.pred is not None and ts.t <= ts.pred[0] <= t else (ts.t, ts.xc, ts.pc)
+            for ts in live
+        ]
+        xc = np.stack([s[1] for s in starts])
+        pc = np.stack([s[2] for s in starts])
+        dt = t - np.array([s[0] for s in starts])
+        # Boost and re-entry are where unmodelled accelerations happen: size the prediction (and
+        # so the gate) for the manoeuvre mode there, whatever its current probability.
+        imm = self.config.imm
+        q = np.array(
+            [
+                imm.q_manoeuvre if ts.phase is not Phase.MIDCOURSE else float(ts.mu @ imm.q())
+                for ts in live
+            ]
+        )
+        xp, phi = transition(xc, dt, imm.model, max_step_s=imm.max_step_s, j2_gradient=False)
+        pp = phi @ pc @ np.swapaxes(phi, -1, -2) + white_accel_q(dt, q)
+        grounded = geodetic_height(xp[:, :3], iterations=1) < GROUNDED_M
+        for i, ts in enumerate(live):
+            if t - ts.t > self.config.chunk_s:
+                ts.pred, ts.grounded = (t, xp[i], pp[i]), bool(grounded[i])
+        return xp, pp, q
+
+    def _associate(
+        self, ms: list[Measurement], uids: list[str], z: F64, rr: F64, live: list[TrackState]
+    ) -> list[int]:
+        """Index into ``live`` of each report's track, or -1 (see module doc, step 2); ``z``,
+        ``rr``: the reports' positions ``(M, 3)`` and covariances ``(M, 3, 3)``."""
+        c = self.config
+        t = np.array([m.t for m in ms])
+        tc = 0.5 * (t[0] + t[-1])
+        xc, pc, q = self._predict(live, float(tc))
+        acc = acceleration(xc, c.imm.model)[:, 3:]
+        dt = (t - tc)[:, None]  # (M, 1)
+        pred = xc[None, :, :3] + xc[None, :, 3:] * dt[..., None]
+        pred += 0.5 * acc[None] * (dt * dt)[..., None]
+        delta = z[:, None, :] - pred  # (M, N, 3)
+        d2e = np.einsum("mnk,mnk->mn", delta, delta)
+        # Pre-gate: d^2 >= |delta|^2 / tr(S), so |delta|^2 > gate tr(S) cannot pass the gate.
+        tr_s = (
+            np.trace(pc[:, :3, :3], axis1=1, axis2=2)[None]
+            + 2 * dt * np.trace(pc[:, :3, 3:], axis1=1, axis2=2)[None]
+        )
+        tr_s = tr_s + dt * dt * np.trace(pc[:, 3:, 3:], axis1=1, axis2=2)[None]
+        tr_s = tr_s + np.trace(rr, axis1=1, axis2=2)[:, None] + q[None] * np.abs(dt) ** 3
+        mi, ni = np.nonzero(d2e <= c.gate_chi2 * tr_s)
+        if mi.size == 0:
+            return [-1] * len(ms)
+        dtp = dt[mi, 0][:, None, None]
+        s = pc[ni, :3, :3] + dtp * (pc[ni, :3, 3:] + pc[ni, 3:, :3]) + dtp * dtp * pc[ni, 3:, 3:]
+        s = s + rr[mi] + (q[ni] * np.abs(dtp[:, 0, 0]) ** 3 / 3.0)[:, None, None] * np.eye(3)
+        dl = delta[mi, ni]
+        d2 = np.einsum("pi,pi->p", dl, np.linalg.solve(s, dl[..., None])[..., 0])
+        ok = d2 <= c.gate_chi2
+        # Cost: the negative log-likelihood d^2 + ln|S| (so a vague track does not capture
+        # reports merely because its covariance is large), less a bonus where the sensor's own
+        # uid went to that track before. Greedy global-nearest-neighbour assignment: cheapest
+        # pairs first, and one sensor's reports of one instant go to different tracks.
+        cost = d2[ok] + np.linalg.slogdet(s[ok])[1]
+        out = [-1] * len(ms)
+        taken: set[tuple[int, str, str, float]] = set()
+        hints = [self._hint.get((m.key[1], m.key[2], u)) for m, u in zip(ms, uids, strict=True)]
+        pairs = sorted(
+            (v - (HINT_BONUS if hints[k] == live[n].id else 0.0), k, n)
+            for v, k, n in zip(cost.tolist(), mi[ok].tolist(), ni[ok].tolist(), strict=True)
+        )
+        for _, k, n in pairs:
+            key = ms[k].key
+            scan = (n, key[1], key[2], key[0])
+            if out[k] < 0 and scan not in taken:
+                out[k] = n
+                taken.add(scan)
+        return out
+
+    def _initiate(self, seed: Seed, changed: dict[str, TrackState]) -> None:
+        imm = self.config.imm
+        while len(seed.items) >= 2 and seed.span_s >= self.config.init_min_span_s:
+            x, p, chi2 = fit_initial(seed.items, imm.q_manoeuvre, imm.model)
+            dof = 3 * len(seed.items) - 6
+            if dof == 0 or chi2 <= chi2_999(dof):
+                break
+            seed.items.pop(0)
+        else:
+            return
+        self._init.remove(seed)
+        first, last = seed.items[0], seed.items[-1]
+        mu, xm, pm = freeze(np.array([0.5, 0.5]), np.stack([x, x]), np.stack([p, p]))
+        x, p = freeze(x, p)
+        tid = track_id(first.key)
+        if tid in self._tracks:  # cannot happen after de-duplication; never overwrite a track
+            return
+        hae, v_up, sigma = (float(a[0]) for a in kinematics(x[None], p[None]))
+        ts = TrackState(
+            id=tid,
+            key=first.key,
+            t=last.t,
+            mu=mu,
+            x=xm,
+            p=pm,
+            xc=x,
+            pc=p,
+            base_t=last.t,
+            base=(mu, xm, pm),
+            created=last.t,
+            phase=initial_phase(hae, v_up, sigma),
+            n_reports=len(seed.items),
+        )
+        for m in seed.items:
+            ts.nations.add(m.nation)
+            ts.sensors.add(m.source)
+        self._tracks[tid] = ts
+        self.stats["tracks_initiated"] += 1
+        changed[tid] = ts
+
+    def _merge(self, changed: dict[str, TrackState]) -> None:
+        """Merge young changed tracks into statistically identical live ones (step 5)."""
+        live = list(self._tracks.values())
+        t_ref = max((ts.t for ts in live), default=0.0)
+        young = [
+            i
+            for i, ts in enumerate(live)
+            if ts.id in changed and ts.t - ts.created <= self.config.merge_window_s
+        ]
+        if len(live) < 2 or not young:
+            return
+        xc, pc, _ = self._predict(live, t_ref)
+        idx = np.array(young)
+        d = xc[idx][:, None, :3] - xc[None, :, :3]
+        tr = np.trace(pc[:, :3, :3], axis1=1, axis2=2)
+        cand = np.einsum("abk,abk->ab", d, d) <= self.config.merge_chi2 * (tr[idx][:, None] + tr)
+        cand[np.arange(idx.size), idx] = False
+        gone: dict[str, str] = {}
+        for a, j in zip(*np.nonzero(cand), strict=True):
+            i = int(idx[a])
+            ta, tb = live[i], live[int(j)]
+            if ta.id in gone or tb.id in gone:
+                continue
+            dx = xc[i] - xc[j]
+            if float(dx @ np.linalg.solve(pc[i] + pc[j], dx)) > self.config.merge_chi2:
+                continue
+            keep, lose = (ta, tb) if ta.key < tb.key else (tb, ta)
+            better = ta if tr[i] <= tr[j] else tb
+            self._absorb(keep, lose, better, t_ref)
+            gone[lose.id] = keep.id
+            changed[keep.id] = keep
+            changed[lose.id] = lose
+        for tid in gone:
+            del self._tracks[tid]
+        if gone:
+            self._hint = {k: gone.get(v, v) for k, v in self._hint.items()}
+
+    def _absorb(self, keep: TrackState, lose: TrackState, better: TrackState, t: float) -> None:
+        """``keep`` takes over ``lose``: sources, report count, and the IMM state of ``better``
+        predicted to ``t``; its history restarts there (late reports before ``t`` are dropped)."""
+        c, xp, pp = predict_only(
+            better.mu[None],
+            better.x[None],
+            better.p[None],
+            np.array([t - better.t]),
+            self.config.imm,
+        )
+        keep.set_state(t, c[0], xp[0], pp[0])
+        keep.base_t, keep.base = t, (keep.mu, keep.x, keep.p)
+        keep.history.clear()
+        keep.nations |= lose.nations
+        keep.sensors |= lose.sensors
+        keep.n_reports += lose.n_reports
+        keep.n_updates += lose.n_updates
+        if TrackStatus.CONFIRMED in (keep.status, lose.status):
+            keep.status = TrackStatus.CONFIRMED
+        lose.status, lose.merged_into = TrackStatus.MERGED, keep.id
+        self.stats["tracks_merged"] += 1
+
+    def _prune(self, now: float, changed: dict[str, TrackState]) -> None:
+        c = self.config
+        for ts in list(self._tracks.values()):
+            coast = c.max_coast_s
+            if ts.phase is Phase.MIDCOURSE and ts.status is TrackStatus.CONFIRMED:
+                coast = c.max_coast_midcourse_s
+                if ts.impact is not None:
+                    coast = min(coast, ts.impact.time + 30.0 - ts.t)
+            stale = now - ts.t > max(coast, c.max_coast_s) or (
+                ts.grounded and now - ts.t > c.max_coast_s / 2
+            )
+            unconfirmed = ts.status is TrackStatus.TENTATIVE and now - ts.created > (
+                c.confirm_within_s
+            )
+            if stale or unconfirmed:
+                ts.status = TrackStatus.DROPPED
+                del self._tracks[ts.id]
+                changed[ts.id] = ts
+                self.stats["tracks_dropped"] += 1
+        horizon = now - max(c.history_s, c.max_coast_s) - c.max_future_s
+        while self._seen_order and self._seen_order[0][0] < horizon:
+            self._seen.pop(self._seen_order.popleft(), None)
+        if len(self._hint) > 4 * len(self._seen) + 1024:
+            self._hint = {k: v for k, v in self._hint.items() if v in self._tracks}
+
+    def _refresh(self, changed: dict[str, TrackState], now: float) -> None:
+        """Impact predictions, in one vectorised batch: at once for newly confirmed tracks,
+        and every ``impact_interval_s`` of node time for every live confirmed track updated
+        since its last prediction (batching is what makes them cheap: ``docs/tracks.md``)."""
+        if not self.config.compute_impacts:
+            return
+        live = [ts for ts in self._tracks.values() if ts.status is TrackStatus.CONFIRMED]
+        if now >= self._next_impacts_at:
+            due = [ts for ts in live if ts.impact_t < ts.t]
+            self._next_impacts_at = now + self.config.impact_interval_s
+        else:
+            due = [ts for ts in live if ts.impact is None and ts.impact_t < ts.t]
+        if not due:
+            return
+        starts = [(ts.xc, ts.pc) if ts.phase is Phase.BOOST else (ts.x[0], ts.p[0]) for ts in due]
+        impacts = propagate_to_impact_many(
+            np.stack([s[0] for s in starts]),
+            np.stack([s[1] for s in starts]),
+            np.array([ts.t for ts in due]),
+            self.config.imm.model,
+        )
+        for ts, imp in zip(due, impacts, strict=True):
+            ts.impact, ts.impact_t = imp, ts.t
+            changed[ts.id] = ts
+
+    def _snapshot(self, ts: TrackState) -> Track:
+        # Track states are read-only arrays, replaced and never written in place: views of them
+        # are snapshots.
+        return Track(
+            id=ts.id,
+            x=ts.xc,
+            P=ts.pc,
+            last_time=ts.t,
+            nations=ts.nation_names(),
+            sensors=ts.sensor_names(),
+            phase=ts.phase,
+            status=ts.status,
+            n_reports=ts.n_reports,
+            p_manoeuvre=float(ts.mu[1]),
+            x_ballistic=ts.x[0],
+            P_ballistic=ts.p[0],
+            impact=ts.impact,
+            merged_into=ts.merged_into,
+        )

@@ -1,0 +1,217 @@
+"""Ballistic flight in the rotating Earth frame: closed-form checks, invariants, Jacobians and
+impact prediction."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from hotline.tracks.ballistics import (
+    CHI2_2DOF_95,
+    ForceModel,
+    acceleration,
+    dynamics_jacobian,
+    ellipse_95,
+    fly_to_ground,
+    gravity,
+    gravity_gradient,
+    impact_point,
+    propagate,
+    propagate_to_impact,
+    transition,
+    white_accel_q,
+)
+from hotline.tracks.geodesy import (
+    WGS84_A,
+    WGS84_GM,
+    WGS84_J2,
+    WGS84_OMEGA,
+    ecef_to_enu,
+    ecef_to_geodetic,
+    enu_rotation,
+    geodetic_height,
+    geodetic_to_ecef,
+)
+
+INERTIAL = ForceModel(rotating=False)
+POINT_MASS_INERTIAL = ForceModel(j2=False, rotating=False)
+
+
+def _state(lat: float, lon: float, h: float, v_enu: tuple[float, float, float]) -> np.ndarray:
+    r = geodetic_to_ecef(lat, lon, h)
+    return np.concatenate([r, enu_rotation(lat, lon).T @ np.array(v_enu)])
+
+
+@pytest.mark.parametrize(
+    ("lat", "expected"),
+    # Somigliana normal gravity, NIMA TR8350.2 table 3.4: 9.7803253359 and 9.8321849378 m/s^2.
+    [(0.0, 9.7803253359), (90.0, 9.8321849378), (45.0, 9.806)],
+)
+def test_body_at_rest_on_the_ellipsoid_feels_normal_gravity(lat: float, expected: float) -> None:
+    a = acceleration(_state(lat, 30.0, 0.0, (0.0, 0.0, 0.0)))[3:]
+    assert 9.78 <= np.linalg.norm(a) <= 9.833
+    assert np.linalg.norm(a) == pytest.approx(expected, abs=2e-3)
+    # J2 gravity plus centrifugal is (almost) normal to the ellipsoid: deflection < 0.001 deg.
+    up = enu_rotation(lat, 30.0)[2]
+    assert math.degrees(math.acos(-a @ up / np.linalg.norm(a))) < 1e-3
+
+
+def test_short_hop_without_j2_or_rotation_is_the_parabola() -> None:
+    # Start on the x axis; over 20 s the field is uniform to ~3e-4 (tilt) and ~1e-4 (height).
+    r0 = np.array([WGS84_A, 0.0, 0.0])
+    v0 = np.array([100.0, 80.0, -30.0])
+    g = WGS84_GM / WGS84_A**2
+    t = 20.0
+    x = propagate(np.concatenate([r0, v0]), t, POINT_MASS_INERTIAL, max_step_s=0.5)
+    expected = r0 + v0 * t - 0.5 * g * t * t * np.array([1.0, 0.0, 0.0])
+    assert x[:3] == pytest.approx(expected, abs=1.0)
+    assert x[3:] == pytest.approx(v0 - g * t * np.array([1.0, 0.0, 0.0]), abs=0.1)
+
+
+def _j2_potential(r: np.ndarray) -> float:
+    rn = float(np.linalg.norm(r))
+    s2 = (r[2] / rn) ** 2
+    return float(-WGS84_GM / rn * (1.0 - WGS84_J2 * (WGS84_A / rn) ** 2 * (3.0 * s2 - 1.0) / 2.0))
+
+
+def test_energy_and_polar_angular_momentum_are_conserved_in_the_inertial_frame() -> None:
+    x0 = _state(39.0, 125.7, 200_000.0, (2500.0, 500.0, 3500.0))
+    x1 = propagate(x0, 1500.0, INERTIAL, max_step_s=1.0)
+
+    def energy(x: np.ndarray) -> float:
+        return 0.5 * float(x[3:] @ x[3:]) + _j2_potential(x[:3])
+
+    def hz(x: np.ndarray) -> float:
+        return float(x[0] * x[4] - x[1] * x[3])
+
+    assert energy(x1) == pytest.approx(energy(x0), rel=1e-11)
+    assert hz(x1) == pytest.approx(hz(x0), rel=1e-10)
+
+
+def test_jacobi_integral_is_conserved_in_the_rotating_frame() -> None:
+    # C = v^2/2 + U - w^2 (x^2 + y^2)/2 is constant with Coriolis and centrifugal terms.
+    x0 = _state(39.0, 125.7, 200_000.0, (2500.0, 500.0, 3500.0))
+    x1 = propagate(x0, 1500.0, max_step_s=1.0)
+
+    def jacobi(x: np.ndarray) -> float:
+        return (
+            0.5 * float(x[3:] @ x[3:])
+            + _j2_potential(x[:3])
+            - 0.5 * WGS84_OMEGA**2 * float(x[0] ** 2 + x[1] ** 2)
+        )
+
+    assert jacobi(x1) == pytest.approx(jacobi(x0), rel=1e-11)
+
+
+def test_propagate_forward_and_back_returns_the_state() -> None:
+    x0 = _state(39.0, 125.7, 300_000.0, (2000.0, 0.0, 1000.0))
+    x1 = propagate(propagate(x0, 600.0), -600.0)
+    assert x1[:3] == pytest.approx(x0[:3], abs=1e-4)
+    assert x1[3:] == pytest.approx(x0[3:], abs=1e-7)
+
+
+def test_vectorised_propagation_with_per_row_times() -> None:
+    x0 = _state(39.0, 125.7, 300_000.0, (2000.0, 0.0, 1000.0))
+    rows = propagate(np.stack([x0, x0]), np.array([30.0, -12.0]))
+    assert rows[0] == pytest.approx(propagate(x0, 30.0), abs=1e-6)
+    assert rows[1] == pytest.approx(propagate(x0, -12.0), abs=1e-6)
+
+
+def _vallado_j2(r: np.ndarray) -> np.ndarray:
+    """Vallado eq. 8-30, written out independently (works on complex input)."""
+    x, y, z = r
+    rn = np.sqrt(x * x + y * y + z * z)
+    k = -1.5 * WGS84_J2 * WGS84_GM * WGS84_A**2 / rn**5
+    f = 5.0 * z * z / rn**2
+    out: np.ndarray = -WGS84_GM * r / rn**3 + k * np.array([x * (1 - f), y * (1 - f), z * (3 - f)])
+    return out
+
+
+def test_gravity_and_its_gradient_match_an_independent_formula() -> None:
+    r = geodetic_to_ecef(40.0, 130.0, 300_000.0)
+    assert gravity(r) == pytest.approx(_vallado_j2(r).real, rel=1e-14)
+    h = 1e-20
+    numeric = np.zeros((3, 3))
+    for j in range(3):
+        step = np.zeros(3, dtype=complex)
+        step[j] = 1j * h
+        numeric[:, j] = _vallado_j2(r + step).imag / h  # complex-step derivative
+    assert gravity_gradient(r) == pytest.approx(numeric, rel=1e-9, abs=1e-18)
+
+
+def test_dynamics_jacobian_and_transition_match_finite_differences() -> None:
+    x = _state(40.0, 130.0, 300_000.0, (1500.0, -900.0, 2000.0))
+    a = dynamics_jacobian(x)
+    eps = np.array([10.0, 10.0, 10.0, 0.1, 0.1, 0.1])
+    num_a = np.zeros((6, 6))
+    num_phi = np.zeros((6, 6))
+    for j in range(6):
+        d = np.zeros(6)
+        d[j] = eps[j]
+        num_a[:, j] = (acceleration(x + d) - acceleration(x - d)) / (2 * eps[j])
+        num_phi[:, j] = (propagate(x + d, 30.0) - propagate(x - d, 30.0)) / (2 * eps[j])
+    assert a == pytest.approx(num_a, abs=1e-9)
+    x1, phi = transition(x, 30.0)
+    assert x1 == pytest.approx(propagate(x, 30.0), abs=1e-6)
+    # A is taken at each 5 s sub-step start: about 2e-5 absolute on entries of size up to 30.
+    assert phi == pytest.approx(num_phi, rel=1e-4, abs=5e-5)
+
+
+def test_white_acceleration_noise_blocks() -> None:
+    q = white_accel_q(2.0, 3.0)
+    assert q[0, 0] == pytest.approx(3.0 * 8.0 / 3.0)
+    assert q[0, 3] == pytest.approx(3.0 * 2.0)
+    assert q[3, 3] == pytest.approx(6.0)
+    assert q[0, 1] == 0.0
+    assert np.allclose(q, q.T)
+    assert np.linalg.eigvalsh(q).min() > 0.0
+
+
+def test_fly_to_ground_lands_on_the_ellipsoid() -> None:
+    x = _state(39.2, 125.7, 150_000.0, (2000.0, 300.0, 1500.0))
+    dt, r = fly_to_ground(x[None])
+    assert geodetic_height(r[0]) == pytest.approx(0.0, abs=0.01)
+    fine = propagate(x, float(dt[0]), max_step_s=0.5)
+    assert fine[:3] == pytest.approx(r[0], abs=0.5)
+    lat, lon, flight = impact_point(x)
+    assert flight == pytest.approx(float(dt[0]))
+    assert (lat, lon) == pytest.approx(tuple(ecef_to_geodetic(r[0])[:2]))
+
+
+def test_escaping_state_never_lands() -> None:
+    x = _state(39.2, 125.7, 500_000.0, (0.0, 0.0, 12_000.0))
+    assert propagate_to_impact(x, np.eye(6), 0.0) is None
+
+
+def test_ellipse_axes_and_orientation() -> None:
+    a, b, o = ellipse_95(np.diag([4.0, 1.0]))  # longer east-west
+    assert (a, b, o) == pytest.approx((2 * math.sqrt(CHI2_2DOF_95), math.sqrt(CHI2_2DOF_95), 90))
+    assert ellipse_95(np.diag([1.0, 9.0]))[2] == pytest.approx(0.0)
+    c45 = np.array([[5.0, 4.0], [4.0, 5.0]])  # major axis north-east
+    assert ellipse_95(c45)[2] == pytest.approx(45.0)
+    assert pytest.approx(5.991, abs=1e-3) == CHI2_2DOF_95
+
+
+def test_unscented_impact_covariance_matches_monte_carlo() -> None:
+    x = _state(39.5, 128.0, 200_000.0, (2200.0, 100.0, 800.0))
+    p = np.diag([80.0**2] * 3 + [1.5**2] * 3)
+    imp = propagate_to_impact(x, p, 100.0)
+    assert imp is not None
+    _, _, flight = impact_point(x)
+    assert imp.time == pytest.approx(100.0 + flight, abs=0.5)
+    rng = np.random.default_rng(3)
+    xs = x + rng.standard_normal((600, 6)) @ np.linalg.cholesky(p).T
+    dt, r = fly_to_ground(xs)
+    en = ecef_to_enu(r, imp.lat, imp.lon, 0.0)[:, :2]
+    mc = np.cov(en.T)
+    assert np.sqrt(np.linalg.eigvalsh(imp.cov_enu_2x2)) == pytest.approx(
+        np.sqrt(np.linalg.eigvalsh(mc)), rel=0.1
+    )
+    assert imp.time_sigma_s == pytest.approx(float(np.std(dt)), rel=0.15)
+    inside = np.einsum("ni,ij,nj->n", en, np.linalg.inv(imp.cov_enu_2x2), en) <= CHI2_2DOF_95
+    assert 0.92 <= inside.mean() <= 0.98
+    assert imp.semi_major_m == pytest.approx(
+        math.sqrt(CHI2_2DOF_95 * np.linalg.eigvalsh(imp.cov_enu_2x2)[1])
+    )
