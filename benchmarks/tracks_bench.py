@@ -356,7 +356,7 @@ def _table(acc: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _plot(acc: dict[str, Any], out: Path) -> list[str]:
+def _plot(acc: dict[str, Any], out: Path, dpi: int = 110) -> list[str]:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -388,7 +388,7 @@ def _plot(acc: dict[str, Any], out: Path) -> list[str]:
     out.mkdir(parents=True, exist_ok=True)
     paths = [str(out / "tracks_accuracy.png"), str(out / "tracks_accuracy.svg")]
     for p in paths:
-        fig.savefig(p, dpi=110)
+        fig.savefig(p, dpi=dpi)
     plt.close(fig)
     return paths
 

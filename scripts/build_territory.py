@@ -32,6 +32,7 @@ import argparse
 import json
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -84,7 +85,7 @@ def iso_numeric_to_alpha3(path: Path) -> dict[int, str]:
     return {int(r["numeric"]): r["alpha_3"] for r in rows}
 
 
-def decode_arcs(topo: dict) -> list[np.ndarray]:
+def decode_arcs(topo: dict[str, Any]) -> list[np.ndarray]:
     """Absolute quantised ``(n, 2) int64`` coordinates of every arc."""
     return [np.cumsum(np.array(arc, dtype=np.int64), axis=0) for arc in topo["arcs"]]
 
@@ -98,9 +99,9 @@ def ring_of(arcs: list[np.ndarray], refs: list[int]) -> np.ndarray:
     return np.concatenate(parts)
 
 
-def polygons(geom: dict) -> list[list[list[int]]]:
+def polygons(geom: dict[str, Any]) -> list[list[list[int]]]:
     if geom["type"] == "Polygon":
-        return [geom["arcs"]]
+        return [list(geom["arcs"])]
     if geom["type"] == "MultiPolygon":
         return list(geom["arcs"])
     return []
@@ -112,7 +113,8 @@ def artificial(xy: np.ndarray, scale: np.ndarray, translate: np.ndarray) -> np.n
     lat = xy[:, 1] * scale[1] + translate[1]
     on_180 = np.abs(lon) > 179.99
     at_pole = lat < -89.9
-    return (on_180[:-1] & on_180[1:]) | (at_pole[:-1] & at_pole[1:])
+    out: np.ndarray = (on_180[:-1] & on_180[1:]) | (at_pole[:-1] & at_pole[1:])
+    return out
 
 
 def unwrap(xy: np.ndarray, scale: np.ndarray) -> np.ndarray:
@@ -138,7 +140,7 @@ def build(src: Path, iso_path: Path, out: Path) -> dict[str, int]:
     to_a3 = iso_numeric_to_alpha3(iso_path)
     geoms = [g for g in topo["objects"]["countries"]["geometries"] if polygons(g)]
 
-    use = Counter()
+    use: Counter[int] = Counter()
     for g in geoms:
         for poly in polygons(g):
             for ring in poly:

@@ -171,9 +171,9 @@ def create_app(deps: ApiDeps) -> Litestar:
         await socket.accept()
         try:
             s = auth.authenticate(token)
-        except AuthError as exc:
+        except HotlineError as exc:  # bad token (401) or a service account (403)
             await socket.send_json(api_errors.body(exc.code, exc.message) | {"type": "error"})
-            await socket.close(code=4401, reason=exc.code)
+            await socket.close(code=4401 if isinstance(exc, AuthError) else 4403, reason=exc.code)
             return
         await _serve_stream(socket, svc, s)
 

@@ -30,7 +30,8 @@ const HISTORY_PAGE = 1000;
 const api = new Api();
 const store = new Store();
 const root = document.getElementById("app");
-const login = { node: null, busy: false, error: "", handle: "" };
+// What the official typed survives a re-render of the form (the node's name arrives later).
+const login = { node: null, busy: false, error: "", handle: "", password: "" };
 let templates = [];
 let stream = null;
 let layout = null;
@@ -357,6 +358,7 @@ const actions = {
     login.busy = true;
     login.error = "";
     login.handle = handle;
+    login.password = "";
     invalidate();
     try {
       await api.login(handle, password);
