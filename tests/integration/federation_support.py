@@ -94,7 +94,8 @@ async def federated(
             await start_node(nodes[n], clock)
         yield cluster
     finally:
-        for live in nodes.values():
+        # Reverse order: a node that dials another stops before the one it dials.
+        for live in reversed(nodes.values()):
             await stop_node(live)
 
 

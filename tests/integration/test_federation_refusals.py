@@ -289,7 +289,7 @@ async def test_a_server_claiming_another_nation_is_refused(tmp_path: Path) -> No
         if nation == "KOR":
             kor_address["KOR"] = _read_federation_address(node_dir)
         if nation == "USA":
-            tune_federation(node_dir, peers={"JPN": kor_address["KOR"]}, backoff_max_s=0.2)
+            tune_federation(node_dir, peers={"JPN": kor_address["KOR"]}, backoff_max_s=1.0)
 
     async with federated(tmp_path, ("KOR", "JPN", "USA"), tune=tune) as cluster:
         usa = await cluster["USA"].login("usa.ops")

@@ -24,7 +24,9 @@ from typing import Any
 
 import msgspec
 import websockets
+from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
+from websockets.typing import Data
 
 from hotline.bus.memory import Item
 from hotline.domain.compact import Official
@@ -129,7 +131,7 @@ class Outbound:
         ) as ws:
             der = peer_certificate_der(ws.transport.get_extra_info("ssl_object"))
             verify_pinned(der, peer.nation, self.trust.fingerprints, self.trust.ca_certs)
-            first = wire.to_sender.decode(await asyncio.wait_for(ws.recv(), ACK_TIMEOUT_S))
+            first = wire.to_sender.decode(await _recv(ws))
             if isinstance(first, wire.Refused):
                 raise FederationError(f"{peer.nation} refused the link: {first.reason}")
             if not isinstance(first, wire.Hello) or first.nation != peer.nation:
@@ -145,7 +147,8 @@ class Outbound:
                     rows = self._pending(peer.nation, sent_upto)  # nothing slipped in between
                     if not rows:
                         try:
-                            await asyncio.wait_for(wake.wait(), 1.0)
+                            async with asyncio.timeout(1.0):
+                                await wake.wait()
                         except TimeoutError:
                             await ws.ping()
                         continue
@@ -160,14 +163,12 @@ class Outbound:
                     for seq, prev, raw in rows
                 ]
                 await ws.send(wire.encoder.encode(wire.Batch(items=items)))
-                reply = wire.to_sender.decode(await asyncio.wait_for(ws.recv(), ACK_TIMEOUT_S))
+                reply = wire.to_sender.decode(await _recv(ws))
                 if isinstance(reply, wire.Ack):
                     sent_upto = reply.cursor
                     await self._set_acked(link, reply.cursor)
                     if reply.cursor < items[-1].seq:  # partially applied, refusal follows
-                        reply = wire.to_sender.decode(
-                            await asyncio.wait_for(ws.recv(), ACK_TIMEOUT_S)
-                        )
+                        reply = wire.to_sender.decode(await _recv(ws))
                 if isinstance(reply, wire.Refused):
                     raise FederationError(
                         f"{peer.nation} refused seq {reply.seq}: {reply.code}: {reply.reason}"
@@ -252,6 +253,17 @@ class Outbound:
                 }
             )
         return out
+
+
+async def _recv(ws: ClientConnection) -> Data:
+    """The peer's next frame, or TimeoutError after ``ACK_TIMEOUT_S``.
+
+    ``asyncio.timeout``, not ``asyncio.wait_for``: on Python 3.11 ``wait_for`` loses a
+    cancellation that lands as the frame arrives, and the link task then never stops (the node
+    hangs on shutdown).
+    """
+    async with asyncio.timeout(ACK_TIMEOUT_S):
+        return await ws.recv()
 
 
 def wire_max() -> int:

@@ -42,7 +42,8 @@ The filter is the two-mode IMM EKF of ``imm`` (ballistic / manoeuvre). Per ``ing
    state has the smaller position covariance (duplicates only arise at initiation);
 6. silent tracks are dropped (``max_coast_s``; longer in midcourse, where coverage gaps are
    normal and the prediction holds); impact predictions (``ballistics.propagate_to_impact``)
-   are made on confirmation and refreshed for all tracks at once every ``impact_interval_s``.
+   are made on confirmation and refreshed every ``impact_interval_s`` of track time, many
+   tracks in one vectorised batch.
 
 One missile, one track, on every node: a track's id is ``trk-`` and 16 hex digits of BLAKE2b over
 the key ``(time, nation, sensor, uid)`` of the earliest report that initiated it. Fusing the same
@@ -156,7 +157,7 @@ class Track:
     ``P (6, 6)`` its covariance (IMM-combined). ``nations``: contributing nations; ``sensors``:
     ``NATION/sensor`` names. ``p_manoeuvre``: IMM probability of the manoeuvre mode;
     ``x_ballistic``, ``P_ballistic``: the ballistic mode's own estimate. ``impact``: the latest
-    prediction (made on confirmation, refreshed every ``FuserConfig.impact_interval_s`` of node
+    prediction (made on confirmation, refreshed every ``FuserConfig.impact_interval_s`` of track
     time; ``None`` while tentative or if the track would not come down).
     ``merged_into``: the surviving track's id when ``status`` is ``merged``.
     """
@@ -218,7 +219,7 @@ class FuserConfig:
     apogee), after ``max_coast_midcourse_s`` or 30 s past its predicted impact.
     ``history_s``: how late a report may be and still be applied exactly. ``max_future_s``: how
     far after ``now`` a report time may lie. Impacts: predicted on confirmation, then refreshed
-    for all tracks together every ``impact_interval_s`` of node time.
+    every ``impact_interval_s`` of track time, in batches (see ``_refresh``).
     """
 
     imm: ImmParams = field(default_factory=ImmParams)
@@ -312,7 +313,6 @@ class Fuser:
         self._hint: dict[tuple[str, str, str], str] = {}
         self._seen: dict[ReportKey, None] = {}
         self._seen_order: deque[ReportKey] = deque()
-        self._next_impacts_at = -math.inf
         self._init = Initiator(
             max_speed_m_s=c.init_max_speed_m_s,
             min_span_s=c.init_min_span_s,
@@ -356,7 +356,7 @@ class Fuser:
             self._merge(changed)
         self.stats["seed_expired"] += self._init.expire(now)
         self._prune(now, changed)
-        self._refresh(changed, now)
+        self._refresh(changed)
         return [self._snapshot(ts) for ts in sorted(changed.values(), key=lambda s: s.created)]
 
     # ------------------------------------------------------------------ steps
@@ -645,20 +645,24 @@ class Fuser:
         if len(self._hint) > 4 * len(self._seen) + 1024:
             self._hint = {k: v for k, v in self._hint.items() if v in self._tracks}
 
-    def _refresh(self, changed: dict[str, TrackState], now: float) -> None:
-        """Impact predictions, in one vectorised batch: at once for newly confirmed tracks,
-        and every ``impact_interval_s`` of node time for every live confirmed track updated
-        since its last prediction (batching is what makes them cheap: ``docs/tracks.md``)."""
+    def _refresh(self, changed: dict[str, TrackState]) -> None:
+        """Impact predictions, in one vectorised batch (batching is what makes them cheap:
+        ``docs/tracks.md``): at once for a newly confirmed track, and when a track's state has
+        moved ``impact_interval_s`` of its own time past its last prediction; whenever any
+        track is due, every track at least half due joins the batch, so the refreshes of many
+        tracks fall together. Track time, not node time, so a replay at any speed refreshes
+        alike."""
         if not self.config.compute_impacts:
             return
-        live = [ts for ts in self._tracks.values() if ts.status is TrackStatus.CONFIRMED]
-        if now >= self._next_impacts_at:
-            due = [ts for ts in live if ts.impact_t < ts.t]
-            self._next_impacts_at = now + self.config.impact_interval_s
-        else:
-            due = [ts for ts in live if ts.impact is None and ts.impact_t < ts.t]
-        if not due:
+        every = self.config.impact_interval_s
+        live = [
+            ts
+            for ts in self._tracks.values()
+            if ts.status is TrackStatus.CONFIRMED and ts.impact_t < ts.t
+        ]
+        if not any(ts.impact is None or ts.t - ts.impact_t >= every for ts in live):
             return
+        due = [ts for ts in live if ts.impact is None or ts.t - ts.impact_t >= every / 2]
         starts = [(ts.xc, ts.pc) if ts.phase is Phase.BOOST else (ts.x[0], ts.p[0]) for ts in due]
         impacts = propagate_to_impact_many(
             np.stack([s[0] for s in starts]),
