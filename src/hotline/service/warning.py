@@ -245,8 +245,10 @@ class WarningService:
         self._wake = asyncio.Event()
         self.start()
         while True:
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.tick_s)
+                async with asyncio.timeout(self.tick_s):
+                    await self._wake.wait()
             self._wake.clear()
             await self.cycle_once()
 
