@@ -3,16 +3,16 @@ federated nodes (the browser fixture and helpers are those of ``test_console_bro
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import AsyncIterator
 
-import numpy as np
 import pytest
 from playwright.async_api import Browser, expect
 
-from hotline.tracks.simulate import MRBM, US_RADAR, fly, launch_of, observe
 from tests.e2e.test_console_browser import Console, banners, launched_browser, open_console
+from tests.e2e.test_tracks_cli import RECORDING, hotline
 from tests.support import Cluster, eventually
 
 pytestmark = pytest.mark.anyio
@@ -118,26 +118,15 @@ async def test_ops_centre_only_acknowledges_a_consultation(
 
 
 async def feed_launch(cluster: Cluster) -> None:
-    """A notional MRBM flying for five minutes, as the US radar saw it, posted to the US node."""
-    now = time.time()
-    trajectory = fly(launch_of(MRBM, t0=now - 300.0))
-    reports = [
-        {
-            "uid": r.uid,
-            "sensor": r.sensor,
-            "time": r.time,
-            "lat": r.lat,
-            "lon": r.lon,
-            "hae": r.hae,
-            "ce": r.ce,
-            "le": r.le,
-        }
-        for r in observe(trajectory, US_RADAR, np.random.default_rng(7))
-        if r.time <= now
-    ]
-    sensors = await cluster["USA"].login("usa.sensors")
-    resp = await sensors.post("/api/v1/reports", json=reports)
-    assert resp.status_code == 201, resp.text
+    """A recorded MRBM shot, as the US radar saw it, fed by the real ``hotline tracks replay``
+    (60× speed) to the US node, the coalition's track authority."""
+    start = f"{time.time() + 1.0:.3f}"
+    rc, out, err = await hotline(
+        *("tracks", "replay", str(RECORDING), "--node", cluster["USA"].url),
+        *("--as", "usa.sensors", "--speed", "60", "--start-at", start, "--json"),
+    )
+    assert rc == 0, err
+    assert json.loads(out)["sent"] > 100
 
 
 async def test_map_shows_tracks_and_impact_offline(cluster: Cluster, browser: Browser) -> None:
