@@ -36,9 +36,12 @@ def _bindable(port: int) -> bool:
 
 
 def free_base_port() -> int:
-    """A base port whose demo block (base+1 .. base+29) is free on 127.0.0.1."""
+    """A base port whose demo block (base+1 .. base+29) is free on 127.0.0.1.
+
+    Below Linux's ephemeral range (32768+), so outgoing connections never take our ports.
+    """
     for _ in range(200):
-        base = random.randrange(20000, 60000, 100)
+        base = random.randrange(10000, 32000, 100)
         if all(_bindable(base + i) for i in range(1, 30)):
             return base
     raise RuntimeError("no free block of ports on 127.0.0.1")
@@ -117,6 +120,46 @@ async def running_cluster(
     federate: bool = True,
     environ: dict[str, str] | None = None,
 ) -> AsyncIterator[Cluster]:
+    # Another process may bind a port of the block between our check and the nodes' bind:
+    # start again on a fresh block (and fresh folders) rather than fail the test.
+    for attempt in range(3):
+        try:
+            cluster = await _start_cluster(
+                root / f"try{attempt}" if attempt else root,
+                nations,
+                compact,
+                clock,
+                federate,
+                environ,
+            )
+            break
+        except (OSError, SystemExit):
+            if attempt == 2:
+                raise
+    try:
+        yield cluster
+    finally:
+        await _stop(cluster.nodes)
+
+
+async def _stop(nodes: dict[str, LiveNode]) -> None:
+    for live in nodes.values():
+        for client in live.clients:
+            await client.aclose()
+        if live.task is not None:
+            live.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, OSError, SystemExit):
+                await live.task
+
+
+async def _start_cluster(
+    root: Path,
+    nations: tuple[str, ...],
+    compact: str,
+    clock: Clock | None,
+    federate: bool,
+    environ: dict[str, str] | None,
+) -> Cluster:
     base = free_base_port()
     dirs = {}
     for n in nations:
@@ -125,43 +168,37 @@ async def running_cluster(
         dirs[n] = d
     if federate:
         pin_peers(dirs)
-    nodes = {}
+    nodes: dict[str, LiveNode] = {}
     order = ["USA", "JPN", "KOR"] if compact == "camp-david" else list(nations)
     for n in nations:
         port = base + order.index(n) + 1
         nodes[n] = LiveNode(n, f"http://127.0.0.1:{port}", dirs[n])
-    cluster = Cluster(root, base, nodes)
-    for n, live in nodes.items():
-        ready = asyncio.Event()
-
-        def keep(node: Node, live: LiveNode = live) -> None:
-            live.node = node
-
-        live.task = asyncio.create_task(
-            serve(
-                live.node_dir,
-                environ or {},
-                ready,
-                clock=clock,
-                on_node=keep,
-                scheduler_poll_s=0.05,
-            )
-        )
-        waiter = asyncio.create_task(ready.wait())
-        done, _ = await asyncio.wait(
-            {waiter, live.task}, timeout=20, return_when=asyncio.FIRST_COMPLETED
-        )
-        if live.task in done:
-            waiter.cancel()
-            live.task.result()  # raises the node's start-up error
-        assert waiter in done, f"{n} node did not start"
     try:
-        yield cluster
-    finally:
-        for live in nodes.values():
-            for client in live.clients:
-                await client.aclose()
-            if live.task is not None:
-                live.task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await live.task
+        for n, live in nodes.items():
+            ready = asyncio.Event()
+
+            def keep(node: Node, live: LiveNode = live) -> None:
+                live.node = node
+
+            live.task = asyncio.create_task(
+                serve(
+                    live.node_dir,
+                    environ or {},
+                    ready,
+                    clock=clock,
+                    on_node=keep,
+                    scheduler_poll_s=0.05,
+                )
+            )
+            waiter = asyncio.create_task(ready.wait())
+            done, _ = await asyncio.wait(
+                {waiter, live.task}, timeout=20, return_when=asyncio.FIRST_COMPLETED
+            )
+            if live.task in done:
+                waiter.cancel()
+                live.task.result()  # raises the node's start-up error (a taken port: SystemExit)
+            assert waiter in done, f"{n} node did not start"
+    except BaseException:
+        await _stop(nodes)
+        raise
+    return Cluster(root, base, nodes)
