@@ -220,7 +220,7 @@ def _bindable(port: int) -> bool:
 def free_base_port() -> int:
     """A base port whose demo block (base+1 .. base+29) is free on 127.0.0.1."""
     for _ in range(200):
-        base = random.randrange(20000, 60000, 100)
+        base = random.randrange(10000, 32000, 100)
         if all(_bindable(base + i) for i in range(1, 30)):
             return base
     raise click.ClickException("no free block of ports on 127.0.0.1")
