@@ -130,6 +130,13 @@ async def test_malformed_json(env: Env) -> None:
         assert_error(resp, 400, "malformed_json", "JSON")
 
 
+async def test_no_body_at_all(env: Env) -> None:
+    usa = await env.cluster["USA"].login("usa.ops")
+    async with changes_nothing(env):
+        resp = await usa.post(MESSAGES, content=b"", headers=_JSON_TYPE)
+        assert_error(resp, 400, "malformed_json", "empty")
+
+
 async def test_unknown_field(env: Env) -> None:
     usa = await env.cluster["USA"].login("usa.ops")
     async with changes_nothing(env):

@@ -64,6 +64,10 @@ def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[
             first = problems[0]
             msg = str(first.get("message", "invalid"))
             key = first.get("key")
+            if key == "data" and msg.strip("'") == "data":  # no body at all
+                return Response(
+                    body("malformed_json", "body is empty: send a JSON object"), status_code=400
+                )
             where = f"field '{key}'" if key and key != "data" else "body"
             text = "; ".join(
                 f"{p.get('key')}: {p.get('message')}"
