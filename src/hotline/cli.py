@@ -3,64 +3,24 @@ exit non-zero."""
 
 from __future__ import annotations
 
-import asyncio
-import json
 import os
-import sys
-from collections.abc import Callable, Coroutine
-from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
+from hotline.cli_support import (
+    as_option,
+    emit,
+    handle_errors,
+    json_option,
+    node_option,
+    password_option,
+    run_async,
+)
 from hotline.errors import HotlineError
 
-T = TypeVar("T")
-
 EXIT_FAILURE = 1
-
-
-def fail(message: str, *, as_json: bool = False) -> None:
-    if as_json:
-        click.echo(json.dumps({"error": message}), err=True)
-    else:
-        click.echo(f"hotline: {message}", err=True)
-    sys.exit(EXIT_FAILURE)
-
-
-def run_async(coro: Coroutine[Any, Any, T]) -> T:
-    try:
-        import uvloop
-
-        return uvloop.run(coro)
-    except ImportError:  # pragma: no cover - uvloop ships with uvicorn[standard]
-        return asyncio.run(coro)
-
-
-def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn every hotline error into one clear line and exit 1."""
-
-    @wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except HotlineError as exc:
-            fail(str(exc), as_json=bool(kwargs.get("as_json")))
-        except KeyboardInterrupt:
-            sys.exit(130)
-
-    return wrapper
-
-
-def emit(data: Any, as_json: bool, human: Callable[[Any], None]) -> None:
-    if as_json:
-        click.echo(json.dumps(data, ensure_ascii=False))
-    else:
-        human(data)
-
-
-json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -118,14 +78,6 @@ def node_start(node_dir: Path) -> None:
 
 
 # ---- officials' commands --------------------------------------------------------------------
-
-node_option = click.option(
-    "--node", required=True, help="The node's URL, e.g. http://127.0.0.1:8801"
-)
-as_option = click.option("--as", "handle", required=True, help="Your handle, e.g. usa.ops")
-password_option = click.option(
-    "--password", default=None, help="Password (else $HOTLINE_PASSWORD, else the demo password)."
-)
 
 
 @main.command()

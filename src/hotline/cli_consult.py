@@ -7,19 +7,14 @@ and exit status 1. Registered on the ``hotline`` group at the bottom of ``hotlin
 
 from __future__ import annotations
 
-import asyncio
-import json
-import sys
-from collections.abc import Callable, Coroutine
-from functools import wraps
-from typing import Any, NoReturn, TypeVar
+from typing import Any
 
 import click
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from hotline.errors import HotlineError
+from hotline.cli_support import emit, fail, handle_errors, json_option, password_option, run_async
 
 # The options and error handling of ``hotline.cli`` (same flags, same one-line failures),
 # repeated here so that this module does not import ``hotline.cli``, which registers it.
@@ -27,47 +22,7 @@ node_option = click.option(
     "--node", required=True, help="The node's URL, e.g. http://127.0.0.1:8801"
 )
 as_option = click.option("--as", "handle", required=True, help="Your handle, e.g. usa.nsa")
-password_option = click.option(
-    "--password", default=None, help="Password (else $HOTLINE_PASSWORD, else the demo password)."
-)
-json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 
-
-def fail(message: str, *, as_json: bool = False) -> NoReturn:
-    if as_json:
-        click.echo(json.dumps({"error": message}), err=True)
-    else:
-        click.echo(f"hotline: {message}", err=True)
-    sys.exit(1)
-
-
-def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn every hotline error into one clear line and exit 1."""
-
-    @wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except HotlineError as exc:
-            fail(str(exc), as_json=bool(kwargs.get("as_json")))
-        except KeyboardInterrupt:
-            sys.exit(130)
-
-    return wrapper
-
-
-def emit(data: Any, as_json: bool, human: Callable[[Any], None]) -> None:
-    if as_json:
-        click.echo(json.dumps(data, ensure_ascii=False))
-    else:
-        human(data)
-
-
-def run_async(coro: Coroutine[Any, Any, T]) -> T:
-    return asyncio.run(coro)
-
-
-T = TypeVar("T")
 
 _STATE_STYLE = {
     "invoker": "bold cyan",

@@ -12,12 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
-import sys
-from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 from rich import box
@@ -25,9 +21,11 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from hotline.errors import ConfigError, HotlineError
+from hotline.cli_support import emit as _emit
+from hotline.cli_support import handle_errors as _handle_errors
+from hotline.cli_support import json_option
+from hotline.errors import ConfigError
 
-json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 dir_option = click.option(
     "--dir",
     "node_dir",
@@ -35,36 +33,6 @@ dir_option = click.option(
     type=click.Path(path_type=Path, file_okay=False),
     help="The node's folder (as made by 'hotline node init').",
 )
-
-
-def _fail(message: str, *, as_json: bool = False) -> NoReturn:
-    if as_json:
-        click.echo(json.dumps({"error": message}), err=True)
-    else:
-        click.echo(f"hotline: {message}", err=True)
-    sys.exit(1)
-
-
-def _handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Every hotline error becomes one line (``hotline: ...``) and exit status 1."""
-
-    @wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except HotlineError as exc:
-            _fail(str(exc), as_json=bool(kwargs.get("as_json")))
-        except KeyboardInterrupt:
-            sys.exit(130)
-
-    return wrapper
-
-
-def _emit(data: Any, as_json: bool, human: Callable[[Any], None]) -> None:
-    if as_json:
-        click.echo(json.dumps(data, ensure_ascii=False))
-    else:
-        human(data)
 
 
 # ---- hotline peers --------------------------------------------------------------------------

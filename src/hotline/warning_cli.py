@@ -7,56 +7,16 @@ hotline tracks tak-cert --dir NODE_DIR --name NAME --out DIR
 
 from __future__ import annotations
 
-import asyncio
-import json
-import sys
-from collections.abc import Callable, Coroutine
-from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
+from hotline.cli_support import emit, handle_errors, json_option, password_option, run_async
 from hotline.errors import HotlineError
-
-T = TypeVar("T")
 
 # The few helpers of ``hotline.cli``, repeated so that this module does not import the module
 # that registers it.
-json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-password_option = click.option(
-    "--password", default=None, help="Password (else $HOTLINE_PASSWORD, else the demo password)."
-)
-
-
-def run_async(coro: Coroutine[Any, Any, T]) -> T:
-    return asyncio.run(coro)
-
-
-def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Every hotline error becomes one line on stderr and exit status 1."""
-
-    @wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except HotlineError as exc:
-            if kwargs.get("as_json"):
-                click.echo(json.dumps({"error": str(exc)}), err=True)
-            else:
-                click.echo(f"hotline: {exc}", err=True)
-            sys.exit(1)
-        except KeyboardInterrupt:
-            sys.exit(130)
-
-    return wrapper
-
-
-def emit(data: Any, as_json: bool, human: Callable[[Any], None]) -> None:
-    if as_json:
-        click.echo(json.dumps(data, ensure_ascii=False))
-    else:
-        human(data)
 
 
 @click.group(invoke_without_command=True)
