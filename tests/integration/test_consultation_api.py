@@ -59,7 +59,7 @@ async def test_errors_are_specific_and_change_nothing(cluster: Cluster) -> None:
     for bad, says in (
         ({**INVOKE, "severity": "apocalyptic"}, "'apocalyptic' is not a severity"),
         ({**INVOKE, "layer": "cabinet"}, "layer: 'cabinet' is not one of"),
-        ({**INVOKE, "threatened": ["XXX"]}, "'XXX' is not a party"),
+        ({**INVOKE, "threatened": ["ZZZ"]}, "'ZZZ' is not a party"),
         ({**INVOKE, "threatened": []}, "name at least one"),
         ({**INVOKE, "subject": "  "}, "subject: must not be empty"),
         ({**INVOKE, "parties": ["JPN", "KOR"]}, "cannot invoke a consultation it is not party"),
@@ -188,7 +188,7 @@ async def test_obligations_over_http(cluster: Cluster) -> None:
             }
         ],
     }
-    for query, says in (("", "name at least one"), ("threatened=XXX", "'XXX' is not a party")):
+    for query, says in (("", "name at least one"), ("threatened=ZZZ", "'ZZZ' is not a party")):
         resp = await client.get(f"/api/v1/obligations?{query}")
         assert resp.status_code == 422 and says in resp.json()["error"]["message"]
     paths = (await client.get("/openapi.json")).json()["paths"]

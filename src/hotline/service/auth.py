@@ -114,23 +114,9 @@ class AuthService:
                 f"{account.nation}'s node (this is {self.nation}'s)",
                 code="wrong_node",
             )
-        row = self.store.reader.execute(
-            "SELECT hash FROM accounts WHERE handle = ?", (handle,)
-        ).fetchone()
-        if row is None or not await asyncio.to_thread(_verify, str(row[0]), password):
-            raise AuthError("unknown handle or wrong password", code="bad_credentials")
-        token = secrets.token_urlsafe(32)
-        now = self.clock.now()
-        session = ServiceSession(account, token_digest(token), now + self.token_ttl_s)
-
-        def insert(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                "INSERT INTO sessions(token_hash, handle, issued_at, expires_at) "
-                "VALUES (?, ?, ?, ?)",
-                (session.token_hash, handle, now, session.expires_at),
-            )
-
-        await self.store.run(insert)
+        await self._check_password(handle, password)
+        token, digest, expires_at = await self._issue_token(handle)
+        session = ServiceSession(account, digest, expires_at)
         self._service_sessions[session.token_hash] = session
         return token, session
 
@@ -170,25 +156,36 @@ class AuthService:
                 f"node (this is {self.nation}'s)",
                 code="wrong_node",
             )
+        await self._check_password(handle, password)
+        token, digest, expires_at = await self._issue_token(handle)
+        session = Session(official, digest, expires_at)
+        self._sessions[session.token_hash] = session
+        return token, session
+
+    async def _check_password(self, handle: str, password: str) -> None:
+        """AuthError unless ``password`` is the account's (argon2 verify, off the loop)."""
         row = self.store.reader.execute(
             "SELECT hash FROM accounts WHERE handle = ?", (handle,)
         ).fetchone()
         if row is None or not await asyncio.to_thread(_verify, str(row[0]), password):
             raise AuthError("unknown handle or wrong password", code="bad_credentials")
+
+    async def _issue_token(self, handle: str) -> tuple[str, str, float]:
+        """A new bearer token for ``handle``, stored (as its digest) durably: token, digest,
+        expiry."""
         token = secrets.token_urlsafe(32)
-        now = self.clock.now()
-        session = Session(official, token_digest(token), now + self.token_ttl_s)
+        digest, now = token_digest(token), self.clock.now()
+        expires_at = now + self.token_ttl_s
 
         def insert(conn: sqlite3.Connection) -> None:
             conn.execute(
                 "INSERT INTO sessions(token_hash, handle, issued_at, expires_at) "
                 "VALUES (?, ?, ?, ?)",
-                (session.token_hash, handle, now, session.expires_at),
+                (digest, handle, now, expires_at),
             )
 
         await self.store.run(insert)
-        self._sessions[session.token_hash] = session
-        return token, session
+        return token, digest, expires_at
 
     def authenticate(self, token: str | None) -> Session:
         """The live session of ``token``; AuthError if missing, unknown, expired or revoked."""
