@@ -72,7 +72,7 @@ def node_start(node_dir: Path) -> None:
     from hotline.node import serve
 
     try:
-        run_async(serve(node_dir, os.environ))
+        run_async(serve(node_dir, os.environ, tune_gc=True))
     except* HotlineError as group:
         raise group.exceptions[0] from None
 

@@ -38,6 +38,9 @@ class FederationSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unkno
     backoff_max_s: float = 5.0
     #: Link-test interval override (seconds); 0 uses the compact's cadence.
     link_test_interval_s: float = 0.0
+    #: How long this node gathers the messages peers deliver before signing one receipt for
+    #: them all (``MessagesDelivered``), seconds; 0 signs one per applied batch at once.
+    receipt_delay_s: float = 0.02
 
 
 class CotSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -27,6 +27,7 @@ from hotline.domain.events import (
     Envelope,
     EventBody,
     MessageAcknowledged,
+    MessagesDelivered,
     MessageSent,
     encode_envelope,
 )
@@ -370,6 +371,30 @@ async def test_events_acting_for_another_nation_are_refused(peer: FakePeer) -> N
     await _refused(peer, wire.Batch(items=[item]), "wrong_origin")
     detail = (await usa.get(f"/api/v1/messages/{mid}")).json()
     assert detail["receipts"]["JPN"]["acked_at"] is None
+    # A receipt of many messages in JPN's name, signed by KOR.
+    delivered = MessagesDelivered(message_ids=(mid,), nation=NationCode("JPN"), at=time.time())
+    item, _ = peer.item(peer.envelope(delivered))
+    await _refused(peer, wire.Batch(items=[item]), "wrong_origin")
+
+
+async def test_one_receipt_covers_many_messages(peer: FakePeer) -> None:
+    """KOR's ``MessagesDelivered`` of two USA messages marks both delivered at KOR."""
+    usa = await peer.cluster["USA"].login("usa.ops")
+    mids = []
+    for n in range(2):
+        sent = await usa.post(
+            "/api/v1/channels/ops.usa-jpn-kor/messages",
+            json={"precedence": "routine", "body": f"message {n}"},
+        )
+        mids.append(sent.json()["id"])
+    at = time.time()
+    body = MessagesDelivered(message_ids=tuple(mids), nation=NationCode("KOR"), at=at)
+    item, _ = peer.item(peer.envelope(body))
+    assert await peer.push(wire.Batch(items=[item])) == [wire.Ack(cursor=item.seq)]
+    for mid in mids:
+        receipt = (await usa.get(f"/api/v1/messages/{mid}")).json()["receipts"]["KOR"]
+        assert receipt["delivered_at"] is not None
+        assert receipt["acked_at"] is None
 
 
 async def test_replayed_items_and_events_are_refused(peer: FakePeer) -> None:
@@ -426,6 +451,11 @@ async def test_malformed_frames_and_events_are_refused(peer: FakePeer) -> None:
     await _refused(peer, b'{"type":"ack","cursor":3}', "bad_request", raw_kept=False)
     item, _ = peer.item(None, raw=b'{"id":"e-kor-1","origin":"KOR"}')
     await _refused(peer, wire.Batch(items=[item]), "bad_request")
+    # A receipt of no message at all.
+    empty = peer.envelope(MessagesDelivered(message_ids=(), nation=NationCode("KOR"), at=1.0))
+    item, _ = peer.item(empty)
+    refusal = await _refused(peer, wire.Batch(items=[item]), "bad_request")
+    assert "message_ids" in refusal.reason
 
 
 async def test_refusals_show_in_the_peers_status(peer: FakePeer) -> None:

@@ -108,7 +108,7 @@ async def test_what_is_not_released_to_kor_never_reaches_kor(tmp_path: Path) -> 
                 assert _stream_rows(origin_dir, "KOR", ids[key]) == []
                 assert _stream_rows(origin_dir, other, ids[key])
             jpn_types = {t for _, t in _stream_rows(jpn_dir, "USA", ids[key])}
-            assert {"message_delivered", "message_read", "message_escalated"} <= jpn_types
+            assert {"messages_delivered", "message_read", "message_escalated"} <= jpn_types
             assert "message_acknowledged" in jpn_types
         assert _stream_rows(usa_dir, "KOR", ids["all"])
         assert _stream_rows(jpn_dir, "KOR", ids["all"])  # JPN's receipts of it do go to KOR

@@ -11,6 +11,8 @@ the union in their own modules' issues; keep tags stable, they are stored and fe
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import msgspec
 
 from hotline.domain.cadence import MeetingHeld
@@ -63,6 +65,26 @@ class MessageDelivered(msgspec.Struct, frozen=True, kw_only=True, tag="message_d
     message_id: MessageId
     nation: NationCode
     at: float
+
+
+class MessagesDelivered(msgspec.Struct, frozen=True, kw_only=True, tag="messages_delivered"):
+    """The messages are durable at ``nation``'s node: one receipt for many messages.
+
+    A receiving node signs one of these per applied stream batch and releasability (the
+    messages of one batch that share a ``rel_to``), instead of one ``MessageDelivered`` per
+    message: under load a batch holds tens of messages, and every receipt is an event signed
+    once and verified by every other nation. Each id means exactly what a ``MessageDelivered``
+    of it would (``each``).
+    """
+
+    message_ids: Annotated[tuple[MessageId, ...], msgspec.Meta(min_length=1)]
+    nation: NationCode
+    at: float
+
+    def each(self) -> list[MessageDelivered]:
+        return [
+            MessageDelivered(message_id=m, nation=self.nation, at=self.at) for m in self.message_ids
+        ]
 
 
 class MessageRead(msgspec.Struct, frozen=True, kw_only=True, tag="message_read"):
@@ -121,6 +143,7 @@ class LinkTestMissed(msgspec.Struct, frozen=True, kw_only=True, tag="link_test_m
 EventBody = (
     MessageSent
     | MessageDelivered
+    | MessagesDelivered
     | MessageRead
     | MessageAcknowledged
     | MessageEscalated

@@ -21,6 +21,7 @@ from hotline.domain.events import (
     MessageDelivered,
     MessageEscalated,
     MessageRead,
+    MessagesDelivered,
     MessageSent,
     decode_envelope,
 )
@@ -94,7 +95,13 @@ def _check_author(env: Envelope, seq: int) -> None:
     and escalations (a peer's valid signature on "JPN acknowledged" is still not JPN's word)."""
     body = env.body
     if isinstance(
-        body, MessageSent | MessageDelivered | MessageRead | MessageAcknowledged | MessageEscalated
+        body,
+        MessageSent
+        | MessageDelivered
+        | MessagesDelivered
+        | MessageRead
+        | MessageAcknowledged
+        | MessageEscalated,
     ) and (body.nation != env.origin):
         raise WrongOrigin(
             f"{env.origin} seq {seq}: event {env.id} from {env.origin} acts for {body.nation}"

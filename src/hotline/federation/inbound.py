@@ -9,10 +9,12 @@ closed: the stream cannot skip it, and the sender will retry after backoff.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sqlite3
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import msgspec
@@ -24,7 +26,7 @@ from hotline.domain.events import (
     LinkTestAnswered,
     LinkTestMissed,
     LinkTestSent,
-    MessageDelivered,
+    MessagesDelivered,
     MessageSent,
 )
 from hotline.domain.ids import NationCode
@@ -69,8 +71,13 @@ class Inbound:
         host: str,
         port: int,
         on_link_answer: Callable[[str, NationCode, float], None] | None = None,
+        receipt_delay_s: float = 0.02,
     ) -> None:
         self.svc = svc
+        self.receipt_delay_s = receipt_delay_s
+        #: Peers' messages applied here whose receipt this node has not signed yet.
+        self._undelivered: list[MessageSent] = []
+        self._arrived = asyncio.Event()
         self.trust = trust
         self.host = host
         self.port = port
@@ -161,11 +168,18 @@ class Inbound:
 
         def job(
             conn: sqlite3.Connection,
-        ) -> tuple[int | None, wire.Refused | None, list[Published], list[tuple[str, float]]]:
+        ) -> tuple[
+            int | None,
+            wire.Refused | None,
+            list[Published],
+            list[tuple[str, float]],
+            list[MessageSent],
+        ]:
             cursor = load_cursor(conn, peer)
             start = cursor.seq
             published: list[Published] = []
             answers: list[tuple[str, float]] = []
+            arrived: list[MessageSent] = []
             refusal: wire.Refused | None = None
             for item in items:
                 # One savepoint per item: an item refused half-way (say, an event id already
@@ -186,6 +200,8 @@ class Inbound:
                     break
                 conn.execute("RELEASE item")
                 published.extend(reacted)
+                if isinstance(env.body, MessageSent):
+                    arrived.append(env.body)
                 cursor = Cursor(item.seq, new_hash)
             conn.execute(
                 "INSERT INTO peer_in(peer, last_seq, last_hash) VALUES (?, ?, ?) "
@@ -193,9 +209,13 @@ class Inbound:
                 "last_hash = excluded.last_hash",
                 (peer, cursor.seq, cursor.last_hash),
             )
-            return (cursor.seq if cursor.seq != start else None), refusal, published, answers
+            applied = cursor.seq if cursor.seq != start else None
+            return applied, refusal, published, answers, arrived
 
-        applied, refusal, published, answers = await svc.store.run(job)
+        applied, refusal, published, answers, arrived = await svc.store.run(job)
+        if arrived:
+            self._undelivered.extend(arrived)
+            self._arrived.set()
         if refusal is not None:
             self.refusals += 1
             log.warning("refused %s seq %s: %s", peer, refusal.seq, refusal.reason)
@@ -221,13 +241,7 @@ class Inbound:
         svc = self.svc
         out: list[Published] = []
         if isinstance(body, MessageSent):
-            delivered = svc.envelope(
-                MessageDelivered(message_id=body.message_id, nation=self.nation, at=now),
-                body.rel_to,
-                now,
-            )
-            svc.projector.append(conn, [delivered])
-            out += [(env, body), (delivered, body)]
+            out.append((env, body))  # its receipt: ``_delivered``, once the batch is applied
         elif isinstance(body, LinkTestSent):
             answer = svc.envelope(
                 LinkTestAnswered(test_id=body.test_id, to=env.origin, at=now),
@@ -250,10 +264,81 @@ class Inbound:
                     "UPDATE link_tests SET rtt_ms = ? WHERE test_id = ?", (rtt_ms, body.test_id)
                 )
                 answers.append((body.test_id, rtt_ms))
+        elif isinstance(body, MessagesDelivered):
+            for one in body.each():
+                sent = projections.load_sent(conn, one.message_id)
+                if sent is not None:
+                    out.append((msgspec.structs.replace(env, body=one), sent))
         else:
             sent = _message_of(conn, body)
             if sent is not None:
                 out.append((env, sent))
+        return out
+
+    # ---- receipts ------------------------------------------------------------------------
+
+    async def run_receipts(self) -> None:
+        """Sign this nation's receipts of the messages peers deliver, a few at a time.
+
+        A message is published to the officials as soon as it is applied; its receipt follows
+        within ``receipt_delay_s``, one ``MessagesDelivered`` for everything applied meanwhile
+        (per releasability), so that under load one signature and one verification per nation
+        cover tens of messages, and the receipts' work stays off the next message's path. What
+        a crash leaves unreceipted is found again in the store on start (``_unreceipted``).
+        """
+        svc = self.svc
+        recovered = self._unreceipted(svc.store.reader)
+        if recovered:
+            self._undelivered[:0] = recovered
+            self._arrived.set()
+        while True:
+            await self._arrived.wait()
+            if self.receipt_delay_s > 0:
+                await asyncio.sleep(self.receipt_delay_s)
+            self._arrived.clear()
+            arrived, self._undelivered = self._undelivered, []
+            now = time.time()
+
+            try:
+                published = await svc.store.run(partial(self._delivered, arrived=arrived, now=now))
+            except HotlineError as exc:  # the store failed: keep them for the next round
+                log.error("receipts of %d messages not stored: %s", len(arrived), exc)
+                self._undelivered[:0] = arrived
+                self._arrived.set()
+                await asyncio.sleep(1.0)
+                continue
+            svc.publish(published)
+            svc.on_commit()
+
+    def _unreceipted(self, conn: sqlite3.Connection) -> list[MessageSent]:
+        rows = conn.execute(
+            "SELECT m.raw FROM receipts r JOIN messages m ON m.id = r.message_id "
+            "WHERE r.nation = ? AND r.delivered_at IS NULL AND m.nation != ? ORDER BY m.seq",
+            (self.nation, self.nation),
+        ).fetchall()
+        return [projections.decode_sent(raw) for (raw,) in rows]
+
+    def _delivered(
+        self, conn: sqlite3.Connection, arrived: list[MessageSent], now: float
+    ) -> list[Published]:
+        """This nation's signed receipt of ``arrived``: one event per releasability (a receipt
+        goes exactly where its messages may go), not one per message.
+        """
+        groups: dict[tuple[NationCode, ...], dict[str, MessageSent]] = {}
+        for sent in arrived:  # one id once (a message recovered on start may arrive again)
+            groups.setdefault(sent.rel_to, {})[sent.message_id] = sent
+        out: list[Published] = []
+        for rel_to, by_id in groups.items():
+            sents = list(by_id.values())
+            body = MessagesDelivered(
+                message_ids=tuple(s.message_id for s in sents), nation=self.nation, at=now
+            )
+            env = self.svc.envelope(body, rel_to, now)
+            self.svc.projector.append(conn, [env])
+            out += [
+                (msgspec.structs.replace(env, body=one), sent)
+                for one, sent in zip(body.each(), sents, strict=True)
+            ]
         return out
 
 

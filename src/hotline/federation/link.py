@@ -23,7 +23,12 @@ class Federation:
         timeout = min(cadence.link_test_timeout_s, interval / 2)
         self.outbound = Outbound(node.hotline, self.trust, s, interval, timeout)
         self.inbound = Inbound(
-            node.hotline, self.trust, s.host, s.port, on_link_answer=self.outbound.on_link_answer
+            node.hotline,
+            self.trust,
+            s.host,
+            s.port,
+            on_link_answer=self.outbound.on_link_answer,
+            receipt_delay_s=s.receipt_delay_s,
         )
         node.hotline.on_commit = self.outbound.wake
 
@@ -32,7 +37,9 @@ class Federation:
         try:
             if ready is not None:
                 ready()
-            await self.outbound.run()
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(self.inbound.run_receipts())
+                tg.create_task(self.outbound.run())
         finally:
             server.close()
             await asyncio.wait_for(server.wait_closed(), 5)

@@ -43,6 +43,8 @@ from hotline.settings import FederationSettings
 log = logging.getLogger("hotline.federation")
 
 ACK_TIMEOUT_S = 15.0
+#: How often peers' acknowledged cursors are written down (status only).
+ACKED_SAVE_INTERVAL_S = 1.0
 _json = msgspec.json.Encoder()
 
 
@@ -74,6 +76,9 @@ class Outbound:
         self.settings = settings
         self.nation = svc.nation
         self.links = {n: LinkState(n, p.address) for n, p in trust.peers.items()}
+        for peer, acked in svc.store.reader.execute("SELECT peer, acked_seq FROM peer_out"):
+            if peer in self.links:  # as last written down; the peer's Hello will tell
+                self.links[peer].acked_seq = int(acked)
         self._wake = {n: asyncio.Event() for n in trust.peers}
         self.ctx = client_context(trust.node_cert, trust.node_key, trust.ca_paths)
         self.link_test_interval_s = link_test_interval_s
@@ -90,6 +95,7 @@ class Outbound:
 
     async def run(self) -> None:
         async with asyncio.TaskGroup() as tg:
+            tg.create_task(self._save_acked())
             for peer in self.trust.peers.values():
                 tg.create_task(self._keep_linked(peer))
                 tg.create_task(self._link_tests(peer))
@@ -182,14 +188,31 @@ class Outbound:
         ).fetchall()
 
     async def _set_acked(self, link: LinkState, cursor: int) -> None:
-        if cursor == link.acked_seq:
-            return
+        """Note the peer's cursor; ``_save_acked`` persists it at most once a second.
+
+        The stored figure is for status only (a link resumes from the cursor the peer's Hello
+        gives), so it need not cost a commit per acknowledged batch.
+        """
         link.acked_seq = cursor
 
-        def save(conn: sqlite3.Connection) -> None:
-            conn.execute("UPDATE peer_out SET acked_seq = ? WHERE peer = ?", (cursor, link.peer))
+    async def _save_acked(self) -> None:
+        saved = {nation: link.acked_seq for nation, link in self.links.items()}
+        while True:
+            await asyncio.sleep(ACKED_SAVE_INTERVAL_S)
+            changed = {
+                n: link.acked_seq for n, link in self.links.items() if link.acked_seq != saved[n]
+            }
+            if not changed:
+                continue
 
-        await self.svc.store.run(save)
+            def save(conn: sqlite3.Connection, changed: dict[NationCode, int] = changed) -> None:
+                conn.executemany(
+                    "UPDATE peer_out SET acked_seq = ? WHERE peer = ?",
+                    [(seq, peer) for peer, seq in changed.items()],
+                )
+
+            await self.svc.store.run(save)
+            saved.update(changed)
 
     # ---- link tests -------------------------------------------------------------------------
 
@@ -230,12 +253,13 @@ class Outbound:
 
     def status(self) -> list[dict[str, Any]]:
         rows = {
-            str(r[0]): (int(r[1]), int(r[2]))
-            for r in self.svc.store.reader.execute("SELECT peer, last_seq, acked_seq FROM peer_out")
+            str(r[0]): int(r[1])
+            for r in self.svc.store.reader.execute("SELECT peer, last_seq FROM peer_out")
         }
         out = []
         for nation, link in self.links.items():
-            last_seq, acked = rows.get(nation, (0, 0))
+            last_seq = rows.get(nation, 0)
+            acked = link.acked_seq
             out.append(
                 {
                     "nation": nation,

@@ -23,6 +23,7 @@ from hotline.domain.events import (
     MessageDelivered,
     MessageEscalated,
     MessageRead,
+    MessagesDelivered,
     MessageSent,
     encode_envelope,
 )
@@ -85,6 +86,12 @@ class Projector:
                 nation=body.nation
             )
             save_receipt(conn, body.message_id, rules.apply_receipt(r, body))
+        elif isinstance(body, MessagesDelivered):
+            for one in body.each():
+                r = load_receipt(conn, one.message_id, one.nation) or rules.Receipt(
+                    nation=one.nation
+                )
+                save_receipt(conn, one.message_id, rules.apply_receipt(r, one))
         elif isinstance(body, LinkTestSent):
             conn.execute(
                 "INSERT OR IGNORE INTO link_tests(test_id, origin, peer, sent_at) "
