@@ -39,6 +39,8 @@ class FakeClock:
 
 class Store(Protocol):
     reader: sqlite3.Connection
+    #: Called in the writer whenever a job or a transaction is rolled back.
+    on_rollback: list[Callable[[], None]]
 
     async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T: ...
 

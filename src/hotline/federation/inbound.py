@@ -194,6 +194,7 @@ class Inbound:
                 except HotlineError as exc:
                     conn.execute("ROLLBACK TO item")
                     conn.execute("RELEASE item")
+                    svc.projector.forget_heads()
                     raw = None if isinstance(exc, NotReleasable) else bytes(item.event)
                     refusal = wire.Refused(seq=item.seq, code=exc.code, reason=exc.message)
                     record_refusal(conn, peer, exc.code, exc.message, raw, now)

@@ -56,6 +56,7 @@ class HotlineService:
         self.signer = signer
         self.clock = clock
         self.projector = Projector(compact, nation)
+        store.on_rollback.append(self.projector.forget_heads)
         #: Called after every commit that may have created new work (scheduler, federation).
         self.on_commit = on_commit or (lambda: None)
 

@@ -49,6 +49,14 @@ class Projector:
     def __init__(self, compact: Compact, nation: NationCode) -> None:
         self.compact = compact
         self.nation = nation
+        #: Each peer's stream head (last seq, last link hash) as ``peer_out`` holds it, so that
+        #: queueing an event costs no SELECT. Only the writer thread uses it; it is dropped on
+        #: any rollback (``forget_heads``: the store and savepoint users call it) and read
+        #: again from ``peer_out``.
+        self._heads: dict[NationCode, tuple[int, bytes]] = {}
+
+    def forget_heads(self) -> None:
+        self._heads.clear()
 
     def append(self, conn: sqlite3.Connection, envs: Sequence[Envelope]) -> list[int]:
         """Insert each envelope, apply it, and queue it on the streams of the peers that may
@@ -71,7 +79,7 @@ class Projector:
             self.project(conn, env, seq)
             if env.origin == self.nation:
                 for peer in peers_for(env, self.nation, self.compact.nations):
-                    _enqueue(conn, self.nation, peer, seq, raw)
+                    self._enqueue(conn, peer, seq, raw)
             seqs.append(seq)
         return seqs
 
@@ -139,30 +147,35 @@ class Projector:
                 receipts[early.nation] = early
         save_receipts(conn, sent.message_id, receipts.values())
 
-
-def _enqueue(
-    conn: sqlite3.Connection, origin: NationCode, peer: NationCode, event_seq: int, raw: bytes
-) -> None:
-    row = conn.execute(
-        "SELECT last_seq, last_hash FROM peer_out WHERE peer = ?", (peer,)
-    ).fetchone()
-    last_seq, last_hash = (int(row[0]), bytes(row[1])) if row else (0, GENESIS)
-    seq = last_seq + 1
-    new_hash = link_hash(last_hash, origin, peer, seq, raw)
-    conn.execute(
-        "INSERT INTO outbox(peer, seq, prev_hash, event_seq) VALUES (?, ?, ?, ?)",
-        (peer, seq, last_hash, event_seq),
-    )
-    if row is None:
+    def _enqueue(
+        self, conn: sqlite3.Connection, peer: NationCode, event_seq: int, raw: bytes
+    ) -> None:
+        """Number and chain the event on ``peer``'s stream (``outbox``; head in ``peer_out``)."""
+        head = self._heads.get(peer)
+        if head is None:
+            row = conn.execute(
+                "SELECT last_seq, last_hash FROM peer_out WHERE peer = ?", (peer,)
+            ).fetchone()
+            if row is None:
+                conn.execute(
+                    "INSERT INTO peer_out(peer, last_seq, last_hash) VALUES (?, 0, ?)",
+                    (peer, GENESIS),
+                )
+                head = (0, GENESIS)
+            else:
+                head = (int(row[0]), bytes(row[1]))
+        last_seq, last_hash = head
+        seq = last_seq + 1
+        new_hash = link_hash(last_hash, self.nation, peer, seq, raw)
         conn.execute(
-            "INSERT INTO peer_out(peer, last_seq, last_hash) VALUES (?, ?, ?)",
-            (peer, seq, new_hash),
+            "INSERT INTO outbox(peer, seq, prev_hash, event_seq) VALUES (?, ?, ?, ?)",
+            (peer, seq, last_hash, event_seq),
         )
-    else:
         conn.execute(
             "UPDATE peer_out SET last_seq = ?, last_hash = ? WHERE peer = ?",
             (seq, new_hash, peer),
         )
+        self._heads[peer] = (seq, new_hash)
 
 
 def load_receipt(conn: sqlite3.Connection, message_id: str, nation: str) -> rules.Receipt | None:

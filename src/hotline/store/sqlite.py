@@ -92,6 +92,9 @@ class SqliteStore:
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self.stats = WriterStats()
+        #: Told (in the writer thread) whenever a job or a whole transaction is rolled back:
+        #: caches of what the transaction wrote must be dropped.
+        self.on_rollback: list[Callable[[], None]] = []
         boot = connect(path)
         try:
             migrate(boot)
@@ -159,6 +162,10 @@ class SqliteStore:
         finally:
             conn.close()
 
+    def _rolled_back(self) -> None:
+        for forget in self.on_rollback:
+            forget()
+
     def _commit(self, conn: sqlite3.Connection, batch: list[_Pending]) -> None:
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -168,12 +175,14 @@ class SqliteStore:
                     job.result = job.fn(conn)
                 except BaseException as exc:  # handed to the caller, never swallowed
                     conn.execute("ROLLBACK TO job")
+                    self._rolled_back()
                     job.error = exc
                 conn.execute("RELEASE job")
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
+            self._rolled_back()
             failure = StoreError(f"commit failed: {exc}")
             for job in batch:
                 job.error, job.result = failure, None
