@@ -50,8 +50,16 @@ async def test_consult_from_the_command_line(cluster: Cluster) -> None:
     )  # fmt: skip
     cid = invoked["id"]
     assert invoked["obligations"]["USA"]["kind"] == "defend"
+    channel = invoked["channel"]
+    assert channel == f"nsa.usa-jpn-kor.{cid}"  # the consultation's own channel
     clients = {n: await cluster[n].login(f"{n.lower()}.nsa") for n in ("USA", "JPN", "KOR")}
     await wait_for(clients, cid, "the invocation", lambda v: True)
+    code, out, err = await hotline(
+        "send", *who(cluster, "JPN"), "--channel", channel, "--precedence", "immediate",
+        "JPN joins the call.",
+    )  # fmt: skip
+    assert code == 0, err
+    assert channel in out
 
     code, out, err = await hotline("consult", "ack", *who(cluster, "JPN", "ops"), cid)
     assert code == 0, err
@@ -84,6 +92,7 @@ async def test_consult_from_the_command_line(cluster: Cluster) -> None:
     assert code == 0, err
     for text in ("Launch toward Japan", "ADOPTED", "timeline", "response times", "defend"):
         assert text in out, (text, out)
+    assert f"channel {channel};" in out
     rows = await ok_json("consult", "list", *who(cluster, "JPN"))
     assert [r["id"] for r in rows] == [cid]
     assert rows[0]["adopted"] == 1

@@ -25,7 +25,7 @@ async def test_invoke_ack_draft_approve_adopted_at_every_node(cluster: Cluster) 
         assert resp.status_code == 201, resp.text
         invoked = resp.json()
         cid = invoked["id"]
-        assert invoked["channel"] == "nsa.usa-jpn-kor"
+        assert invoked["channel"] == f"nsa.usa-jpn-kor.{cid}"  # its own channel
         assert invoked["phase"] == "share_information"
         assert {n: o["kind"] for n, o in invoked["obligations"].items()} == {
             "USA": "defend",
@@ -38,7 +38,7 @@ async def test_invoke_ack_draft_approve_adopted_at_every_node(cluster: Cluster) 
         assert invoked["parties"]["JPN"]["state"] == "notified"
         assert invoked["parties"]["JPN"]["owes"]["step"] == "ack"
         notice = invoked["notice"]
-        assert notice["precedence"] == "flash" and notice["channel"] == "nsa.usa-jpn-kor"
+        assert notice["precedence"] == "flash" and notice["channel"] == invoked["channel"]
 
         # The FLASH notice reaches each party's NSA-layer officials; so does the consultation.
         for ws in (jws, kws):

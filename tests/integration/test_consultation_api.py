@@ -130,7 +130,7 @@ async def test_list_and_metrics(cluster: Cluster) -> None:
             json={**INVOKE, "threatened": ["KOR"], "parties": ["USA", "KOR"], "layer": "defense"},
         )
     ).json()
-    assert second["channel"] == "defense.usa-kor"
+    assert second["channel"] == f"defense.usa-kor.{second['id']}"
     assert list(second["parties"]) == ["USA", "KOR"]
     await wait_known({"USA": c["USA"]}, second["id"])
     rows = (await c["USA"].get("/api/v1/consultations")).json()

@@ -198,7 +198,7 @@ def test_invoke_notifies_every_party_with_deadlines_and_obligations() -> None:
     (event,) = decision.events
     assert isinstance(event, ConsultationInvoked)
     assert event.parties == (USA, JPN, KOR)
-    assert event.channel == "nsa.usa-jpn-kor"
+    assert event.channel == "nsa.usa-jpn-kor.c-7f3c"  # its own channel (domain.channels)
     assert (event.ack_deadline, event.convene_deadline) == (T0 + 600, T0 + 1800)
     assert event.ladder == (Layer.NSA, Layer.LEADERS)
     assert [(o.nation, o.kind) for o in event.obligations] == [
@@ -245,10 +245,10 @@ def test_invoke_refuses_unknown_severity_threatened_layer_and_parties() -> None:
         invoked(subject="  ")
 
 
-def test_bilateral_consultation_uses_the_bilateral_channel() -> None:
+def test_bilateral_consultation_gets_a_channel_of_two() -> None:
     state = invoked(parties=(JPN, USA))
     assert state.nations == (USA, JPN)
-    assert state.channel == "nsa.usa-jpn"
+    assert state.channel == "nsa.usa-jpn.c-7f3c"
     with pytest.raises(Forbidden, match=r"kor.nsa \(KOR\) is not a party to consultation c-7f3c"):
         run(state, Acknowledge(consultation_id=CID, by=h("kor.nsa")), T0 + 1)
 

@@ -10,6 +10,7 @@ import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from hotline.compacts import load_compact
@@ -21,6 +22,7 @@ from hotline.domain.consultation import (
     Consultation,
     ConsultationAcknowledged,
     ConsultationEvent,
+    ConsultationInvoked,
     DraftStatement,
     Invoke,
     StatementApproved,
@@ -30,8 +32,9 @@ from hotline.domain.consultation import (
     text_hash,
 )
 from hotline.domain.events import Envelope, EventBody
-from hotline.domain.ids import EventId, Handle, Layer, NationCode
+from hotline.domain.ids import ChannelId, EventId, Handle, Layer, NationCode
 from hotline.signing import Signer, generate_signing_key
+from hotline.store import channels as channel_store
 from hotline.store import consultations as cstore
 from hotline.store.projections import Projector
 from hotline.store.sqlite import connect, migrate
@@ -196,6 +199,40 @@ def test_an_approval_with_a_bad_signature_is_refused(conn: sqlite3.Connection) -
     assert s is not None and s.approvals == ()
     assert refusals(conn) == [("JPN", "bad_signature")]
     assert cstore.approval_sig_valid(conn, good) and not cstore.approval_sig_valid(conn, bad)
+
+
+def test_an_invocation_records_its_own_channel(conn: sqlite3.Connection) -> None:
+    [inv] = invoked()
+    assert isinstance(inv, ConsultationInvoked)
+    land(conn, USA, inv)
+    channel = channel_store.load_channel(conn, f"nsa.usa-jpn-kor.{CID}")
+    assert channel is not None
+    assert (channel.consultation_id, channel.members, channel.subject, channel.opened_at) == (
+        CID,
+        (USA, JPN, KOR),
+        "Launch toward Japan",
+        T0,
+    )
+    assert channel_store.load_channels(conn, Layer.NSA) == [channel]
+    assert channel_store.load_channels(conn, Layer.DEFENSE) == []
+    assert channel_store.known(conn, channel.id) == {channel.id: channel}
+    assert channel_store.known(conn, "nsa.usa-jpn-kor") == {}  # the compact's: never stored
+
+
+def test_an_invocation_naming_another_channel_is_refused_whole(conn: sqlite3.Connection) -> None:
+    [inv] = invoked()
+    assert isinstance(inv, ConsultationInvoked)
+    forged = msgspec.structs.replace(inv, channel=ChannelId("nsa.usa-jpn-kor.c-other"))
+    land(conn, USA, forged)
+    assert cstore.load_state(conn, CID) is None
+    assert channel_store.load_channels(conn, Layer.NSA) == []
+    assert refusals(conn) == [("USA", "invalid")]
+    # A node that ran before consultations had their own channel named the compact's.
+    legacy = msgspec.structs.replace(inv, channel=ChannelId("nsa.usa-jpn-kor"))
+    land(conn, USA, legacy)
+    stored = cstore.load_state(conn, CID)
+    assert stored is not None and stored.channel == "nsa.usa-jpn-kor"
+    assert channel_store.load_channels(conn, Layer.NSA) == []
 
 
 def test_deadlines_follow_the_state(conn: sqlite3.Connection) -> None:

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from hotline.domain.channels import consultation_channel
 from hotline.domain.compact import Compact, Official, Severity
 from hotline.domain.consultation_commands import (
     Acknowledge,
@@ -60,7 +61,7 @@ from hotline.domain.consultation_state import (
     apply,
     next_deadline,
 )
-from hotline.domain.ids import LAYERS, Handle, Layer, NationCode, channel_id
+from hotline.domain.ids import LAYERS, Handle, Layer, NationCode
 from hotline.domain.obligations import obligations
 from hotline.errors import BadSignature, Conflict, Forbidden, IllegalTransition, Invalid, NotFound
 
@@ -267,9 +268,9 @@ def _invoke(
             f"{cmd.by} ({actor.nation}) cannot invoke a consultation it is not party to"
         )
     owed = obligations(compact, cmd.threatened)
-    channel = channel_id(cmd.layer.value, parties)
-    if compact.channel(channel) is None:
-        raise Invalid(f"layer: compact {compact.id!r} has no channel {channel} for these parties")
+    channel = consultation_channel(
+        compact, consultation_id=cmd.consultation_id, layer=cmd.layer, parties=parties
+    ).id
     threatened = tuple(n for n in compact.nations if n in cmd.threatened)
     invoked = ConsultationInvoked(
         consultation_id=cmd.consultation_id,

@@ -21,10 +21,11 @@ IMMEDIATE 30 min, PRIORITY 3 h, ROUTINE 6 h by default).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import msgspec
 
+from hotline.domain.channels import NO_CHANNELS, resolve
 from hotline.domain.compact import Channel, Compact, Official
 from hotline.domain.events import (
     MessageAcknowledged,
@@ -60,11 +61,24 @@ MAX_BODY_CHARS = 64_000
 # ---- what an official may do ------------------------------------------------------------
 
 
-def channel_for(compact: Compact, official: Official, cid: str) -> Channel:
-    """The channel ``cid`` if ``official`` belongs to it; NotFound / NotAMember otherwise."""
-    channel = compact.channel(ChannelId(cid))
+def channel_for(
+    compact: Compact,
+    official: Official,
+    cid: str,
+    known: Mapping[ChannelId, Channel] = NO_CHANNELS,
+) -> Channel:
+    """The channel ``cid`` if ``official`` belongs to it; NotFound / NotAMember otherwise.
+
+    ``cid`` is the compact's or one of the consultation channels ``known`` at the node
+    (``domain.channels``): the same rules hold on both.
+    """
+    channel = resolve(compact, cid, known)
     if channel is None:
-        raise NotFound(f"no channel '{cid}' in compact {compact.id}", code="unknown_channel")
+        raise NotFound(
+            f"no channel '{cid}' in compact {compact.id} or among the consultations this "
+            "node holds",
+            code="unknown_channel",
+        )
     if official.layer != channel.layer or official.nation not in channel.members:
         raise NotAMember(f"{official.handle} is not a member of {channel.id}")
     return channel
@@ -98,14 +112,16 @@ def compose(
     rel_to: Sequence[str] | None,
     template: str | None,
     now: float,
+    known: Mapping[ChannelId, Channel] = NO_CHANNELS,
 ) -> MessageSent:
     """Validate a send and return the ``MessageSent`` event (not yet stored).
 
-    Raises NotFound (unknown channel), NotAMember, BadPrecedence, BadClassification,
-    NotCleared (above the sender's clearance or the channel's maximum), NotReleasable
-    (``rel_to`` wider than the channel or leaving out the sender's nation), Invalid (body).
+    ``known``: the consultation channels of the node (see ``channel_for``). Raises NotFound
+    (unknown channel), NotAMember, BadPrecedence, BadClassification, NotCleared (above the
+    sender's clearance or the channel's maximum), NotReleasable (``rel_to`` wider than the
+    channel or leaving out the sender's nation), Invalid (body).
     """
-    channel = channel_for(compact, official, cid)
+    channel = channel_for(compact, official, cid, known)
     prec = parse_precedence(precedence)
     level = (
         parse_classification(classification)

@@ -15,7 +15,8 @@ Handle = NewType("Handle", str)
 """``usa.leaders`` (principal), ``jpn.nsa.2`` (alternate), ``kor.sensors`` (service account)."""
 
 ChannelId = NewType("ChannelId", str)
-"""``<layer>.<members>`` with members in compact order: ``leaders.usa-jpn-kor``."""
+"""``<layer>.<members>`` with members in compact order: ``leaders.usa-jpn-kor``; a consultation's
+own channel adds its id: ``nsa.usa-jpn-kor.c-7f3c`` (``domain.channels``)."""
 
 MessageId = NewType("MessageId", str)
 EventId = NewType("EventId", str)

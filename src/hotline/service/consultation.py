@@ -5,11 +5,13 @@ The commitment to consult (``docs/consultation.md``) at a node:
 - every command runs ``domain.consultation.decide`` inside the writer's transaction on the
   state it loaded there, so two officials acting at once cannot both win (the second gets a
   409 naming the state);
-- an invocation is appended together with a FLASH hotline message on the consultation's
-  channel (``<layer>.<parties>``, e.g. ``nsa.usa-jpn-kor``), built by the same
-  ``domain.hotline.compose`` as ``HotlineService.send``: every party's officials of that layer
-  (the principal first) get it, with the hotline's receipts, acknowledgment deadline and
-  escalation (alternates, then the ops centre) unchanged;
+- an invocation opens the consultation's own channel among its parties at its layer
+  (``<layer>.<parties>.<consultation id>``, ``domain.channels``; recorded where the invocation
+  is applied, at every party's node) and is appended together with a FLASH hotline message on
+  that channel, built by the same ``domain.hotline.compose`` as ``HotlineService.send``: every
+  party's officials of that layer (the principal first) get it, with the hotline's receipts,
+  acknowledgment deadline and escalation (alternates, then the ops centre) unchanged; they
+  then use the channel like any other (send, history, acknowledge);
 - an approval of a joint statement is signed with this node's Ed25519 key before ``decide``;
 - ``escalate_due`` (the scheduler) escalates only this node's own nation's missed deadlines
   (origin-authoritative);
@@ -30,6 +32,7 @@ import msgspec
 from hotline.bus.memory import Item, MemoryBus
 from hotline.domain import hotline as rules
 from hotline.domain.cadence import MeetingHeld, cadence_status
+from hotline.domain.channels import NO_CHANNELS, channel_of
 from hotline.domain.compact import Compact, Official
 from hotline.domain.consultation import (
     INVOKING_LAYERS,
@@ -195,9 +198,13 @@ class ConsultationService:
     def _notice(self, official: Official, e: ConsultationInvoked, now: float) -> MessageSent:
         """The FLASH hotline message that notifies every party's officials at the layer.
 
-        Sent by the invoking official on the consultation's channel; an official of another
-        layer (the foreign minister invoking at ``nsa``) sends it on that layer's channel.
+        Sent by the invoking official on the consultation's own channel (not stored yet: it is
+        recorded in the same transaction, so it is handed to ``compose`` here); an official of
+        another layer (the foreign minister invoking at ``nsa``) sends it as a member of that
+        layer, and ``compose`` checks everything else, as for any send.
         """
+        channel = channel_of(self.compact, e)
+        known = NO_CHANNELS if channel is None else {channel.id: channel}
         owed = "; ".join(
             f"{o.nation} {o.kind}" + _sources(o.sources)
             for o in e.obligations
@@ -225,6 +232,7 @@ class ConsultationService:
             rel_to=None,
             template=f"consultation:{e.consultation_id}",
             now=now,
+            known=known,
         )
 
     async def acknowledge(self, official: Official, cid: str) -> dict[str, Any]:

@@ -8,14 +8,15 @@ clear 409 for the other.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import msgspec
 
 from hotline.bus.memory import Item, MemoryBus
 from hotline.domain import hotline as rules
-from hotline.domain.compact import Compact, Official
+from hotline.domain.channels import NO_CHANNELS, channels_for
+from hotline.domain.compact import Channel, Compact, Official
 from hotline.domain.events import (
     Envelope,
     EventBody,
@@ -25,10 +26,11 @@ from hotline.domain.events import (
     MessageRead,
     MessageSent,
 )
-from hotline.domain.ids import EventId, Handle, MessageId, NationCode
+from hotline.domain.ids import ChannelId, EventId, Handle, MessageId, NationCode
 from hotline.errors import NotFound
 from hotline.ports import Clock, Signer, Store, new_id
 from hotline.service import views
+from hotline.store import channels as channel_store
 from hotline.store import projections
 from hotline.store.projections import Projector
 
@@ -98,6 +100,7 @@ class HotlineService:
             rel_to=rel_to,
             template=template,
             now=now,
+            known=self.known_channels(channel),
         )
         env = self.envelope(sent, sent.rel_to, now)
         await self.store.run(lambda conn: self.projector.append(conn, [env]))
@@ -170,17 +173,30 @@ class HotlineService:
 
     # ---- queries ----------------------------------------------------------------------------
 
+    def known_channels(self, cid: str) -> Mapping[ChannelId, Channel]:
+        """The consultation channel ``cid`` if this node knows it (``domain.channels``); a
+        compact channel needs no read (the send path stays as fast as it was)."""
+        if self.compact.channel(ChannelId(cid)) is not None:
+            return NO_CHANNELS
+        return channel_store.known(self.store.reader, cid)
+
+    def _channels_of(self, official: Official) -> tuple[Channel, ...]:
+        """The compact's channels of the official, then the consultation channels it is in."""
+        return channels_for(
+            self.compact,
+            channel_store.load_channels(self.store.reader, official.layer),
+            official.nation,
+            official.layer,
+        )
+
     def channels(self, official: Official) -> list[dict[str, Any]]:
-        return [
-            views.channel_view(c)
-            for c in self.compact.channels_for(official.nation, official.layer)
-        ]
+        return [views.channel_view(c) for c in self._channels_of(official)]
 
     def history(
         self, official: Official, channel: str, after: str | None, limit: int
     ) -> list[dict[str, Any]]:
         """Messages of ``channel`` the official may read, oldest first, after message ``after``."""
-        ch = rules.channel_for(self.compact, official, channel)
+        ch = rules.channel_for(self.compact, official, channel, self.known_channels(channel))
         start = 0
         if after:
             row = self.store.reader.execute(
@@ -204,7 +220,7 @@ class HotlineService:
 
     def inbox(self, official: Official, limit: int = 200) -> list[dict[str, Any]]:
         """Messages awaiting the official's nation's acknowledgment: FLASH first, then oldest."""
-        chans = [c.id for c in self.compact.channels_for(official.nation, official.layer)]
+        chans = [c.id for c in self._channels_of(official)]
         if not chans:
             return []
         marks = ",".join("?" * len(chans))

@@ -7,6 +7,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from hotline.domain.channels import ConsultationChannel
 from hotline.domain.compact import Channel, Compact
 from hotline.domain.events import MessageEscalated, MessageSent
 from hotline.domain.hotline import MessageState, Receipt, ack_deadline
@@ -108,12 +109,20 @@ def detail_view(compact: Compact, state: MessageState) -> dict[str, Any]:
 
 
 def channel_view(channel: Channel) -> dict[str, Any]:
+    """A channel of ``GET /api/v1/channels``; ``consultation`` is null for the compact's
+    channels and ``{id, subject}`` for a consultation's own channel."""
+    consultation = (
+        {"id": channel.consultation_id, "subject": channel.subject}
+        if isinstance(channel, ConsultationChannel)
+        else None
+    )
     return {
         "id": channel.id,
         "layer": channel.layer.value,
         "members": list(channel.members),
         "kind": channel.kind,
         "max_classification": channel.max_classification.value,
+        "consultation": consultation,
     }
 
 

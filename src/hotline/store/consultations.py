@@ -3,7 +3,8 @@
 ``project(conn, env, seq, compact, nation)`` is called by ``Projector.project`` for every
 consultation event and every ``MeetingHeld``, local or from a peer. For a consultation event it
 loads the state row, applies the pure ``domain.consultation.apply`` and saves the row back,
-with the party deadlines that the scheduler escalates.
+with the party deadlines that the scheduler escalates; an invocation also records the
+consultation's own channel (``store/channels.py``).
 
 Streams of different origins are independent, so an event can land before its prerequisite:
 JPN's acknowledgment can reach KOR before USA's invocation does, KOR's approval can reach JPN
@@ -28,6 +29,7 @@ from collections.abc import Iterable
 import msgspec
 
 from hotline.domain.cadence import MeetingHeld
+from hotline.domain.channels import channel_of
 from hotline.domain.compact import Compact
 from hotline.domain.consultation import (
     Consultation,
@@ -47,6 +49,7 @@ from hotline.domain.events import Envelope, decode_envelope
 from hotline.domain.ids import NationCode
 from hotline.errors import BadSignature, HotlineError, Invalid, WrongOrigin
 from hotline.signing import verify_signature
+from hotline.store import channels
 
 log = logging.getLogger("hotline.consultations")
 
@@ -111,7 +114,7 @@ def project(
             _meeting_held(conn, env, body, compact)
         else:
             assert isinstance(body, CONSULTATION_TYPES)
-            _apply_or_park(conn, env, seq, body)  # type: ignore[arg-type]
+            _apply_or_park(conn, env, seq, body, compact)  # type: ignore[arg-type]
     except HotlineError as exc:
         if local:
             raise  # our own service decided it: a refusal here is a bug, never hidden
@@ -160,7 +163,7 @@ def _waits_for(state: Consultation | None, body: ConsultationBody) -> str | None
 
 
 def _apply_or_park(
-    conn: sqlite3.Connection, env: Envelope, seq: int, body: ConsultationBody
+    conn: sqlite3.Connection, env: Envelope, seq: int, body: ConsultationBody, compact: Compact
 ) -> None:
     cid = body.consultation_id
     state = load_state(conn, cid)
@@ -172,7 +175,12 @@ def _apply_or_park(
             (seq, cid, waits),
         )
         return
+    # An invocation opens the consultation's own channel here (checked before anything is
+    # written: a peer's invocation naming another channel is refused whole).
+    channel = channel_of(compact, body) if isinstance(body, ConsultationInvoked) else None
     save_state(conn, apply(state, body), env.at)
+    if channel is not None:
+        channels.save_channel(conn, channel)
     if isinstance(body, ConsultationInvoked | StatementDrafted):
         _drain(conn, cid)
 
