@@ -266,8 +266,9 @@ class Inbound:
                 )
                 answers.append((body.test_id, rtt_ms))
         elif isinstance(body, MessagesDelivered):
+            sents = projections.load_sents(conn, body.message_ids)
             for one in body.each():
-                sent = projections.load_sent(conn, one.message_id)
+                sent = sents.get(one.message_id)
                 if sent is not None:
                     out.append((msgspec.structs.replace(env, body=one), sent))
         else:

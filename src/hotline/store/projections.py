@@ -95,11 +95,19 @@ class Projector:
             )
             save_receipt(conn, body.message_id, rules.apply_receipt(r, body))
         elif isinstance(body, MessagesDelivered):
-            for one in body.each():
-                r = load_receipt(conn, one.message_id, one.nation) or rules.Receipt(
-                    nation=one.nation
-                )
-                save_receipt(conn, one.message_id, rules.apply_receipt(r, one))
+            stored = load_receipts_of(conn, body.message_ids, body.nation)
+            conn.executemany(
+                _SAVE_RECEIPT,
+                [
+                    _receipt_row(
+                        one.message_id,
+                        rules.apply_receipt(
+                            stored.get(one.message_id) or rules.Receipt(nation=one.nation), one
+                        ),
+                    )
+                    for one in body.each()
+                ],
+            )
         elif isinstance(body, LinkTestSent):
             conn.execute(
                 "INSERT OR IGNORE INTO link_tests(test_id, origin, peer, sent_at) "
@@ -242,6 +250,43 @@ def load_receipts(conn: sqlite3.Connection, message_id: str) -> list[rules.Recei
             f"SELECT {_RECEIPT_COLUMNS} FROM receipts WHERE message_id = ?", (message_id,)
         )
     ]
+
+
+#: Most ids in one ``IN (...)`` (SQLite allows 32,766 variables; a receipt may hold more).
+_IN_CHUNK = 500
+
+
+def _chunks(ids: Sequence[str]) -> Iterable[Sequence[str]]:
+    for i in range(0, len(ids), _IN_CHUNK):
+        yield ids[i : i + _IN_CHUNK]
+
+
+def load_receipts_of(
+    conn: sqlite3.Connection, message_ids: Sequence[str], nation: str
+) -> dict[str, rules.Receipt]:
+    """``nation``'s stored receipt of each of ``message_ids`` that has one, by message id."""
+    out: dict[str, rules.Receipt] = {}
+    for chunk in _chunks(message_ids):
+        marks = ",".join("?" * len(chunk))
+        for row in conn.execute(
+            f"SELECT message_id, {_RECEIPT_COLUMNS} FROM receipts "
+            f"WHERE nation = ? AND message_id IN ({marks})",
+            (nation, *chunk),
+        ):
+            out[str(row[0])] = _receipt(row[1:])
+    return out
+
+
+def load_sents(conn: sqlite3.Connection, message_ids: Sequence[str]) -> dict[str, MessageSent]:
+    """The ``MessageSent`` of each of ``message_ids`` held here, by message id."""
+    out: dict[str, MessageSent] = {}
+    for chunk in _chunks(message_ids):
+        marks = ",".join("?" * len(chunk))
+        for mid, raw in conn.execute(
+            f"SELECT id, raw FROM messages WHERE id IN ({marks})", tuple(chunk)
+        ):
+            out[str(mid)] = _sent_decoder.decode(raw)
+    return out
 
 
 def load_sent(conn: sqlite3.Connection, message_id: str) -> MessageSent | None:

@@ -1,0 +1,150 @@
+"""Projections in a real SQLite file: the per-peer streams a node writes (``outbox``), numbered
+and hash-chained without gaps whatever jobs are rolled back (the projector caches each stream's
+head); receipts of many messages, applied whichever arrives first."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+
+from hotline.bus.memory import MemoryBus
+from hotline.compacts import load_compact
+from hotline.domain.events import (
+    Envelope,
+    EventBody,
+    LinkTestSent,
+    MessagesDelivered,
+    MessageSent,
+)
+from hotline.domain.ids import (
+    ChannelId,
+    Classification,
+    EventId,
+    Handle,
+    MessageId,
+    NationCode,
+    Precedence,
+)
+from hotline.ledger.chain import GENESIS, link_hash
+from hotline.ports import SystemClock, new_id
+from hotline.service.hotline import HotlineService
+from hotline.signing import Signer, generate_signing_key
+from hotline.store import projections
+from hotline.store.sqlite import SqliteStore
+
+pytestmark = pytest.mark.anyio
+
+USA, JPN, KOR = NationCode("USA"), NationCode("JPN"), NationCode("KOR")
+
+
+class Boom(Exception):
+    pass
+
+
+def _env(signer: Signer) -> Envelope:
+    now = time.time()
+    body = LinkTestSent(test_id=new_id("lt"), to=JPN, at=now)
+    env = Envelope(id=EventId(new_id("e-usa")), origin=USA, at=now, rel_to=(USA, JPN), body=body)
+    return signer.sign_envelope(env)
+
+
+def _chain(store: SqliteStore, peer: str) -> None:
+    """The stream to ``peer`` is 1..n, each link continuing the last; the head matches."""
+    rows = store.reader.execute(
+        "SELECT o.seq, o.prev_hash, e.raw FROM outbox o JOIN events e ON e.seq = o.event_seq "
+        "WHERE o.peer = ? ORDER BY o.seq",
+        (peer,),
+    ).fetchall()
+    last = GENESIS
+    for expected, (seq, prev, raw) in enumerate(rows, start=1):
+        assert seq == expected
+        assert bytes(prev) == last
+        last = link_hash(last, "USA", peer, seq, bytes(raw))
+    head = store.reader.execute(
+        "SELECT last_seq, last_hash FROM peer_out WHERE peer = ?", (peer,)
+    ).fetchone()
+    assert (int(head[0]), bytes(head[1])) == (len(rows), last)
+
+
+async def test_a_rolled_back_job_leaves_no_gap_in_the_stream(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "hotline.db")
+    store.start()
+    try:
+        signer = Signer("USA", generate_signing_key())
+        svc = HotlineService(
+            load_compact("camp-david"), USA, store, MemoryBus(), signer, SystemClock()
+        )
+        projector = svc.projector
+
+        def ok(conn: sqlite3.Connection) -> None:
+            projector.append(conn, [_env(signer)])
+
+        def fails(conn: sqlite3.Connection) -> None:
+            projector.append(conn, [_env(signer), _env(signer)])
+            raise Boom("after queueing two events")
+
+        await store.run(ok)
+        with pytest.raises(Boom):
+            await store.run(fails)
+        await store.run(ok)
+        _chain(store, "JPN")
+        assert store.reader.execute("SELECT COUNT(*) FROM outbox").fetchone() == (2,)
+    finally:
+        store.close()
+
+
+async def test_a_receipt_of_many_messages_may_arrive_before_some_of_them(tmp_path: Path) -> None:
+    """KOR's receipt names two USA messages; JPN holds one of them so far (the other is still
+    on USA's stream to JPN). Both end up delivered at KOR, whichever arrived first."""
+    store = SqliteStore(tmp_path / "hotline.db")
+    store.start()
+    try:
+        compact = load_compact("camp-david")
+        usa = Signer("USA", generate_signing_key())
+        kor = Signer("KOR", generate_signing_key())
+        svc = HotlineService(compact, JPN, store, MemoryBus(), usa, SystemClock())
+        now = time.time()
+        sent = [
+            MessageSent(
+                message_id=MessageId(new_id("usa")),
+                channel=ChannelId("ops.usa-jpn-kor"),
+                sender=Handle("usa.ops"),
+                nation=USA,
+                precedence=Precedence.ROUTINE,
+                classification=Classification.SECRET,
+                rel_to=(USA, JPN, KOR),
+                body=f"message {n}",
+                sent_at=now,
+            )
+            for n in range(2)
+        ]
+
+        def wrap(body: EventBody, signer: Signer, origin: NationCode) -> Envelope:
+            env = Envelope(
+                id=EventId(new_id(f"e-{origin.lower()}")),
+                origin=origin,
+                at=now,
+                rel_to=(USA, JPN, KOR),
+                body=body,
+            )
+            return signer.sign_envelope(env)
+
+        receipt = MessagesDelivered(
+            message_ids=(sent[0].message_id, sent[1].message_id), nation=KOR, at=now + 1
+        )
+        envs = [
+            wrap(sent[0], usa, USA),
+            wrap(receipt, kor, KOR),
+            wrap(sent[1], usa, USA),
+        ]
+        await store.run(lambda conn: svc.projector.append(conn, envs))
+        for message in sent:
+            state = projections.load_message(store.reader, message.message_id)
+            assert state is not None
+            assert state.receipts[KOR].delivered_at == now + 1
+            assert state.receipts[JPN].delivered_at is None
+    finally:
+        store.close()
