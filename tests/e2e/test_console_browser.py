@@ -360,6 +360,7 @@ CONTRAST_JS = """
     ".msg-head time", ".msg-body", ".prec", ".portion", ".chip", ".panel-title",
     ".kind h4", "button.primary", "button.ack", ".receipts thead th", ".receipts td",
     ".facts dt", ".compose label", ".send-row .hint", ".list-head .kind",
+    ".status", ".cadence-table td", ".cadence-table th", ".cadence .note", ".cd",
   ];
   for (const sel of selectors) {
     for (const [i, el] of [...document.querySelectorAll(sel)].entries()) {

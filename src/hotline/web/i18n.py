@@ -10,7 +10,7 @@ Maintenance (from the repository root; ``python -m hotline.web.i18n`` runs the f
 
     cd src/hotline/web && pybabel extract -F babel.cfg -k t -k N_ --no-default-keywords \\
         --add-location=file --sort-output -o locale/console.pot . && cd -
-    pybabel update -D console -i src/hotline/web/locale/console.pot -d src/hotline/web/locale
+    pybabel update -D console -i src/hotline/web/locale/console.pot -d src/hotline/web/locale -w 100
     pybabel compile -D console -d src/hotline/web/locale --statistics   # optional check
 """
 
@@ -131,6 +131,8 @@ def extract_and_update() -> None:
                 str(LOCALE_DIR),
                 "-l",
                 lang,
+                # The .po files are wrapped at 100 columns (the .pot at babel's default).
+                "--width=100",
                 *(["--no-fuzzy-matching", "--ignore-obsolete"] if cmd == "update" else []),
             ],
             check=True,

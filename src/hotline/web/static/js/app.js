@@ -19,9 +19,10 @@ import { peersView } from "./views/peers.js";
 import { placeholderView } from "./views/placeholder.js";
 import { receiptsBoard } from "./views/receipts.js";
 import { alertsBar, flashBanner, header, helpDialog, tabs } from "./views/shell.js";
-// The consultation room and the map register themselves as extension views.
+// The consultation room, the map and the cadence register themselves as extension views.
 import "./views/consultations.js";
 import "./views/map.js";
+import "./views/cadence.js";
 
 const FLASH_REPEAT_MS = 30000;
 const PEERS_POLL_MS = 10000;
@@ -39,6 +40,7 @@ let timers = [];
 let pendingFocus = null;
 let detailTimer = null;
 let inboxTimer = null;
+let channelsTimer = null;
 const dirty = new Set();
 let scheduled = false;
 
@@ -57,6 +59,7 @@ const builtin = [
 const views = () => [...builtin, ...extensionViews()];
 const extension = (id) => extensionViews().find((v) => v.id === id);
 const instances = new Map(); // extension view id -> its created instance
+let visible = null; // the extension instance on screen (shown: its timers run), or null
 
 // ---- rendering ----------------------------------------------------------------------------
 
@@ -102,6 +105,7 @@ function flush() {
   } else if (parts.has("main")) {
     renderView(parts);
   }
+  showInstance(hotline ? null : instances.get(store.tab) || null);
   if (pendingFocus) {
     const el = root.querySelector(`[data-key="${CSS.escape(pendingFocus)}"]`);
     if (el) {
@@ -156,6 +160,14 @@ function renderView(parts) {
   if ((shown || parts.has("lang")) && inst.render) inst.render();
 }
 
+/** Tell extension views when they come on and go off screen (they start and stop their timers). */
+function showInstance(inst) {
+  if (inst === visible) return;
+  if (visible && visible.hide) visible.hide();
+  visible = inst;
+  if (inst && inst.show) inst.show();
+}
+
 /** What is on screen, for the banners: {classification, rel_to} of every item shown. */
 function onScreen() {
   if (!store.me) return [];
@@ -208,6 +220,19 @@ async function loadInbox() {
 function loadInboxSoon() {
   clearTimeout(inboxTimer);
   inboxTimer = setTimeout(() => loadInbox().catch(report), 300);
+}
+
+/** A message on a channel the console does not list: a consultation opened its own channel. */
+function loadChannelsSoon() {
+  clearTimeout(channelsTimer);
+  channelsTimer = setTimeout(async () => {
+    try {
+      store.channels = await api.get("/api/v1/channels");
+      invalidate("channels", "messages");
+    } catch (err) {
+      report(err);
+    }
+  }, 200);
 }
 
 async function loadPeers() {
@@ -295,6 +320,7 @@ function stop() {
   stream = null;
   timers.forEach(clearInterval);
   timers = [];
+  showInstance(null);
   instances.clear();
   store.reset();
   layout = null;
@@ -304,6 +330,7 @@ function stop() {
 
 function onEvent(ev) {
   if (ev.type === "message") {
+    if (!store.channel(ev.channel)) loadChannelsSoon();
     const fresh = !store.messages.has(ev.id);
     store.addMessage(ev, true);
     if (fresh && store.pending.has(ev.id) && ev.precedence === "flash") beep();

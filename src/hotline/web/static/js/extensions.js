@@ -7,6 +7,8 @@
 //   requires: "/api/v1/consultations", comingWith: "Coming with ..." (marked too),
 //   create(ctx) -> { element, show(), hide(), onEvent(event), onScreen() -> [{classification, rel_to}], render() }
 // })
+// show() and hide() are called as the view comes on and goes off screen (and hide() on logging
+// out): a view starts its timers in show() and stops them in hide(), so none runs unseen.
 import { N_ } from "./i18n.js";
 
 const views = [];

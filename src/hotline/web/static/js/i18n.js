@@ -81,6 +81,7 @@ function format(kind) {
         timeZoneName: "short", timeZone,
       },
       utc: { hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZone: "UTC" },
+      date: { year: "numeric", month: "short", day: "numeric", timeZone },
     }[kind];
     formats.set(key, new Intl.DateTimeFormat(language, options));
   }
@@ -109,4 +110,50 @@ export function ago(value, now = Date.now()) {
 
 export function formatNumber(value) {
   return new Intl.NumberFormat(language).format(value);
+}
+
+/** A span of time as a clock reads: "04:32" under an hour, "1:02:03" above (hours unbounded). */
+export function formatDuration(ms) {
+  const total = Math.max(0, Math.floor(ms / 1000));
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const s = total % 60;
+  const two = (n) => String(n).padStart(2, "0");
+  return h ? [h, two(m), two(s)].join(":") : [two(m), two(s)].join(":");
+}
+
+// ---- <input type="datetime-local"> in the official's zone (the browser's may differ) ----
+
+const partsFormat = new Map();
+function wallClock(ms) {
+  if (!partsFormat.has(timeZone)) {
+    partsFormat.set(timeZone, new Intl.DateTimeFormat("en-US", {
+      timeZone, hourCycle: "h23", year: "numeric", month: "2-digit", day: "2-digit",
+      hour: "2-digit", minute: "2-digit", second: "2-digit",
+    }));
+  }
+  const p = Object.fromEntries(partsFormat.get(timeZone).formatToParts(new Date(ms)).map((x) => [x.type, x.value]));
+  return { year: +p.year, month: +p.month, day: +p.day, hour: +p.hour, minute: +p.minute, second: +p.second };
+}
+
+/** ``date`` as a datetime-local value ("2026-11-22T09:05") in the official's time zone. */
+export function toZonedInput(date) {
+  const w = wallClock(date instanceof Date ? date.getTime() : Date.parse(date));
+  const two = (n) => String(n).padStart(2, "0");
+  return [String(w.year).padStart(4, "0"), two(w.month), two(w.day)].join("-") + "T" + [two(w.hour), two(w.minute)].join(":");
+}
+
+/** A datetime-local value read as a wall-clock time in the official's zone; null if invalid. */
+export function fromZonedInput(value) {
+  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?/.exec(value || "");
+  if (!m) return null;
+  const wall = Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +(m[6] || 0));
+  const offset = (ms) => {
+    const w = wallClock(ms);
+    return Date.UTC(w.year, w.month - 1, w.day, w.hour, w.minute, w.second) - Math.floor(ms / 1000) * 1000;
+  };
+  // Twice: the offset at the guess can differ from the offset at the answer (DST changes).
+  let utc = wall - offset(wall);
+  utc = wall - offset(utc);
+  return Number.isNaN(utc) ? null : new Date(utc);
 }

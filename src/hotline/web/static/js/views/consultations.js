@@ -4,7 +4,7 @@
 // consultation API.
 import { h, replaceChildren } from "../dom.js";
 import { registerView } from "../extensions.js";
-import { N_, ago, formatTime, t } from "../i18n.js";
+import { N_, ago, formatDuration, formatTime, t } from "../i18n.js";
 import { channelMembers, layerName, nationName } from "../labels.js";
 
 const LAYERS = ["leaders", "nsa", "foreign", "defense", "ops"];
@@ -35,9 +35,61 @@ const OBLIGATIONS = {
   none: N_("No obligation"),
 };
 const STEPS = { ack: N_("acknowledge"), convene: N_("convene") };
+// A party's two deadlines (acknowledge, convene): a live countdown while pending, "overdue by"
+// once passed, and how long the party took once done.
+const DEADLINES = {
+  ack: {
+    due: N_("ack due in {time}"),
+    overdue: N_("ack overdue by {time}"),
+    met: N_("acknowledged in {time}"),
+    late: N_("acknowledged in {time}, after the deadline"),
+  },
+  convene: {
+    due: N_("convene due in {time}"),
+    overdue: N_("convene overdue by {time}"),
+    met: N_("convened in {time}"),
+    late: N_("convened in {time}, after the deadline"),
+  },
+};
+/** A pending deadline this close is shown as due soon. */
+const SOON_MS = 120000;
+const TICK_MS = 250;
 
 const phaseName = (p) => t(PHASE_NAMES[p] || p);
 const severityName = (s) => t(SEVERITY_NAMES[s] || s);
+
+/** Set a pending deadline's text and state for ``now`` (ms); the view's timer calls it. */
+function updateCountdown(el, now) {
+  const left = Date.parse(el.dataset.deadline) - now;
+  const texts = DEADLINES[el.dataset.step];
+  const status = left > 0 ? (left <= SOON_MS ? "soon" : "due") : "overdue";
+  // Due: whole seconds left, rounded up (00:01 until it passes); overdue: whole seconds past.
+  const text = left > 0
+    ? t(texts.due, { time: formatDuration(Math.ceil(left / 1000) * 1000) })
+    : t(texts.overdue, { time: formatDuration(-left) });
+  if (el.textContent !== text) el.textContent = text;
+  if (el.dataset.state !== status) {
+    el.dataset.state = status;
+    el.className = ["cd", `cd-${status}`].join(" ");
+  }
+}
+
+/** One of a party's deadlines (``step``: ack or convene) as a line of its row. */
+function deadlineLine(c, p, step) {
+  const deadline = step === "ack" ? p.ack_deadline : p.convene_deadline;
+  const doneAt = step === "ack" ? p.acknowledged_at : p.convened_at;
+  if (p.state === "invoker" || !deadline) return null;
+  if (doneAt) {
+    const status = Date.parse(doneAt) > Date.parse(deadline) ? "late" : "met";
+    const took = formatDuration(Date.parse(doneAt) - Date.parse(p.notified_at));
+    return h("span", { class: ["cd", `cd-${status}`], dataset: { step, state: status }, title: formatTime(doneAt) },
+      t(DEADLINES[step][status], { time: took }));
+  }
+  if (c.phase === "closed") return null;
+  const el = h("span", { class: "cd", role: "timer", dataset: { step, deadline }, title: formatTime(deadline) });
+  updateCountdown(el, Date.now());
+  return el;
+}
 
 function when(at) {
   if (!at) return "—";
@@ -96,6 +148,15 @@ function create(ctx) {
     busy: false,
   };
   let timer = null;
+  // The one timer of this view: ticks the countdowns while the view is shown (show / hide).
+  // Four times a second, so that each second's change shows on time whatever the deadline's
+  // fraction of a second (a text is written only when it changes).
+  let ticker = null;
+
+  function tick() {
+    const now = Date.now();
+    for (const el of element.querySelectorAll(".cd[data-deadline]")) updateCountdown(el, now);
+  }
 
   const parties = () => {
     const set = new Set();
@@ -293,19 +354,20 @@ function create(ctx) {
           h("th", { scope: "col" }, t("Nation")),
           h("th", { scope: "col" }, t("Obligation")),
           h("th", { scope: "col" }, t("State")),
-          h("th", { scope: "col" }, t("Next step")),
+          h("th", { scope: "col" }, t("Deadlines")),
           h("th", { scope: "col" }, t("Acknowledged")),
           h("th", { scope: "col" }, t("Convened")),
           h("th", { scope: "col" }, t("Position")))),
         h("tbody", null, Object.entries(c.parties).map(([n, p]) => {
           const o = c.obligations[n] || { kind: "none", sources: [] };
+          const deadlines = [deadlineLine(c, p, "ack"), deadlineLine(c, p, "convene")];
           return h("tr", { dataset: { nation: n } },
             h("th", { scope: "row" }, h("span", { class: "nation-name" }, n), h("span", { class: "by" }, nationName(n))),
             h("td", { class: `ob ob-${o.kind}` }, t(OBLIGATIONS[o.kind] || o.kind),
               o.sources.map((s) => h("span", { class: "by", title: s.title }, `${s.article || s.treaty}`))),
             h("td", { class: `ps-${p.state}` }, t(PARTY_STATES[p.state] || p.state),
               p.escalations ? h("span", { class: "by" }, t("Escalated (level {level})", { level: p.escalations })) : null),
-            h("td", null, p.owes ? [t(STEPS[p.owes.step] || p.owes.step), " ", when(p.owes.by)] : "—"),
+            h("td", { class: "deadlines" }, deadlines.some(Boolean) ? deadlines : "—"),
             h("td", null, p.acknowledged_at ? [when(p.acknowledged_at), h("span", { class: "by" }, p.acknowledged_by || "")] : "—"),
             h("td", null, p.convened_at ? [when(p.convened_at), h("span", { class: "by" }, p.convened_by || "")] : "—"),
             h("td", null, p.position_given ? t("Given") : "—"));
@@ -360,6 +422,14 @@ function create(ctx) {
   return {
     element,
     render,
+    show() {
+      if (ticker === null) ticker = setInterval(tick, TICK_MS);
+      tick();
+    },
+    hide() {
+      clearInterval(ticker);
+      ticker = null;
+    },
     onEvent(ev) {
       if (ev.type === "consultation") loadSoon();
     },

@@ -1,12 +1,24 @@
-// The hotline view: channels grouped by layer and by trilateral/bilateral, the selected
-// channel's messages (newest first), compose, and the receipts board of the selected message.
+// The hotline view: channels grouped by layer, then consultations' own channels and the
+// compact's trilateral/bilateral ones, the selected channel's messages (newest first), compose,
+// and the receipts board of the selected message.
 import { h } from "../dom.js";
 import { t } from "../i18n.js";
 import { channelMembers, kindName, layerName, nationName } from "../labels.js";
 import { messageBody, messageHead, stateChip } from "./message.js";
 
 const SHOWN = 200; // newest messages kept on screen per channel
-const KIND_ORDER = ["trilateral", "multilateral", "bilateral", "national"];
+// A consultation's own channel (API: `consultation` is {id, subject}) is listed first, in its
+// own group: it is where a crisis is being handled.
+const GROUP_ORDER = ["consultation", "trilateral", "multilateral", "bilateral", "national"];
+
+const groupOf = (c) => (c.consultation ? "consultation" : c.kind);
+const groupName = (g) => (g === "consultation" ? t("Consultations") : kindName(g));
+
+/** What a channel is called on screen: the consultation's subject, else its nations. */
+function channelName(c) {
+  if (c.consultation) return c.consultation.subject || c.consultation.id;
+  return channelMembers(c).map(nationName).join(", ");
+}
 
 export function channelList(store, actions) {
   const layers = [...new Set(store.channels.map((c) => c.layer))];
@@ -27,20 +39,20 @@ export function channelList(store, actions) {
     h("h2", { class: "panel-title" }, t("Channels")),
     layers.map((layer) => {
       const ofLayer = store.channels.filter((c) => c.layer === layer);
-      const kinds = KIND_ORDER.filter((k) => ofLayer.some((c) => c.kind === k));
+      const groups = GROUP_ORDER.filter((g) => ofLayer.some((c) => groupOf(c) === g));
       return h(
         "section",
         { class: "layer", dataset: { layer } },
         h("h3", null, layerName(layer)),
-        kinds.map((kind) =>
+        groups.map((kind) =>
           h(
             "div",
             { class: "kind", dataset: { kind } },
-            h("h4", null, kindName(kind)),
+            h("h4", null, groupName(kind)),
             h(
               "ul",
               null,
-              ofLayer.filter((c) => c.kind === kind).map((c) => {
+              ofLayer.filter((c) => groupOf(c) === kind).map((c) => {
                 const waiting = store.pendingList().filter((m) => m.channel === c.id);
                 const flash = waiting.some((m) => m.precedence === "flash");
                 const selected = c.id === store.selectedChannel;
@@ -58,7 +70,7 @@ export function channelList(store, actions) {
                       onclick: () => actions.selectChannel(c.id),
                     },
                     h("span", { class: "members" }, channelMembers(c).join(" · ")),
-                    h("span", { class: "names" }, channelMembers(c).map(nationName).join(", ")),
+                    h("span", { class: "names" }, channelName(c)),
                     waiting.length
                       ? h("span", { class: ["count", flash && "count-flash"], "aria-label": t("{count} awaiting acknowledgment", { count: waiting.length }) }, String(waiting.length))
                       : null,
@@ -90,9 +102,19 @@ export function messageList(store, actions) {
     h(
       "header",
       { class: "list-head" },
-      h("h2", { id: "messages-title" }, channelMembers(channel).map(nationName).join(" · ")),
+      h(
+        "h2",
+        { id: "messages-title" },
+        channel.consultation ? channelName(channel) : channelMembers(channel).map(nationName).join(" · "),
+      ),
       h("span", { class: "channel-id code" }, channel.id),
-      h("span", { class: "kind" }, `${layerName(channel.layer)} · ${kindName(channel.kind)}`),
+      h(
+        "span",
+        { class: "kind" },
+        [layerName(channel.layer), groupName(groupOf(channel)), channel.consultation && channelMembers(channel).join(" · ")]
+          .filter(Boolean)
+          .join(" · "),
+      ),
     ),
     shown.length === 0
       ? h("p", { class: "empty" }, t("No messages yet on this channel."))

@@ -152,7 +152,7 @@ const SHORTCUTS = [
   ["[ / ]", N_("Previous / next channel")],
   ["N", N_("Write a message")],
   ["Enter", N_("Send (in the message text; Shift+Enter for a new line)")],
-  ["1 – 5", N_("Hotline, inbox, peers, consultations, map")],
+  ["1 – 6", N_("Hotline, inbox, peers, consultations, map, cadence")],
   ["L", N_("Next language")],
   ["W", N_("Wall display on or off")],
   ["?", N_("This help")],
