@@ -41,6 +41,7 @@ from hotline.domain.ids import (
     Precedence,
 )
 from hotline.federation import wire
+from hotline.federation.trust import trust_peer
 from hotline.ledger.chain import link_hash
 from hotline.pki import (
     build_node_certificate,
@@ -50,14 +51,15 @@ from hotline.pki import (
     load_certificate,
 )
 from hotline.ports import new_id
-from hotline.signing import Signer, generate_signing_key, load_signing_key
+from hotline.signing import Signer, generate_signing_key, load_signing_key, public_key_b64
 from tests.integration.federation_support import (
     db_rows,
     federated,
     federation_port,
+    start_node,
     tune_federation,
 )
-from tests.support import Cluster, eventually
+from tests.support import Cluster, eventually, recv_until
 
 pytestmark = pytest.mark.anyio
 
@@ -465,3 +467,46 @@ async def test_refusals_show_in_the_peers_status(peer: FakePeer) -> None:
     status = {p["nation"]: p for p in (await usa.get("/api/v1/peers")).json()}
     assert status["KOR"]["refused"] == 1
     assert status["JPN"]["refused"] == 0
+
+
+async def test_a_sender_whose_item_is_refused_alerts_its_ops_centre_once(tmp_path: Path) -> None:
+    """JPN pins a wrong signing key for USA: every USA event is refused as bad_signature. The
+    link retries, JPN refuses again each time; USA's ops centre is told once, with the reason."""
+
+    def rogue_pin(nation: str, node_dir: Path) -> None:
+        tune_federation(node_dir, backoff_max_s=0.1)
+
+    async with federated(tmp_path, running=(), tune=rogue_pin) as cluster:
+        usa_ca = cluster["USA"].node_dir / "pki" / "ca.crt"
+        rogue = public_key_b64(generate_signing_key())
+        trust_peer(cluster["JPN"].node_dir, "USA", usa_ca, rogue)
+        for nation in ("USA", "JPN"):
+            await start_node(cluster[nation])
+        ops = await cluster["USA"].login("usa.ops")
+        alerts: list[dict[str, Any]] = []
+        async with cluster["USA"].stream(ops) as ws:
+            sent = await ops.post(
+                "/api/v1/channels/ops.usa-jpn/messages",
+                json={"precedence": "flash", "body": "never reaches JPN"},
+            )
+            assert sent.status_code == 201, sent.text
+
+            def refused(e: dict[str, Any]) -> bool:
+                return e.get("type") == "alert" and e.get("kind") == "peer_refused"
+
+            alerts.append(await recv_until(ws, refused, timeout_s=10))
+            jpn_db = cluster["JPN"].node_dir / "hotline.db"
+
+            async def retried() -> bool:  # JPN refused the same item again, at least twice
+                rows = db_rows(jpn_db, "SELECT COUNT(*) FROM refused WHERE code = 'bad_signature'")
+                return int(rows[0][0]) >= 3
+
+            await eventually(retried, what="USA retrying the refused item")
+            with pytest.raises(TimeoutError):
+                alerts.append(await recv_until(ws, refused, timeout_s=0.5))
+        alert = alerts[0]
+        assert (alert["nation"], alert["peer"], alert["code"]) == ("USA", "JPN", "bad_signature")
+        assert alert["seq"] >= 1 and "refused USA's stream" in alert["message"]
+        assert len(alerts) == 1
+        status = {p["nation"]: p for p in (await ops.get("/api/v1/peers")).json()}
+        assert "bad_signature" in (status["JPN"]["last_error"] or "")

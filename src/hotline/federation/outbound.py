@@ -60,6 +60,8 @@ class LinkState:
     last_rtt_ms: float | None = None
     last_test_at: float | None = None
     missed_tests: int = 0
+    #: (seq, code) of the last refusal the ops centre was alerted of.
+    refused: tuple[int, str] | None = None
 
 
 class Outbound:
@@ -139,6 +141,7 @@ class Outbound:
             verify_pinned(der, peer.nation, self.trust.fingerprints, self.trust.ca_certs)
             first = wire.to_sender.decode(await _recv(ws))
             if isinstance(first, wire.Refused):
+                self._alert_refusal(peer.nation, first)
                 raise FederationError(f"{peer.nation} refused the link: {first.reason}")
             if not isinstance(first, wire.Hello) or first.nation != peer.nation:
                 raise FederationError(f"{peer.nation} did not greet as itself: {first!r}")
@@ -176,9 +179,35 @@ class Outbound:
                     if reply.cursor < items[-1].seq:  # partially applied, refusal follows
                         reply = wire.to_sender.decode(await _recv(ws))
                 if isinstance(reply, wire.Refused):
+                    self._alert_refusal(peer.nation, reply)
                     raise FederationError(
                         f"{peer.nation} refused seq {reply.seq}: {reply.code}: {reply.reason}"
                     )
+
+    def _alert_refusal(self, peer: NationCode, refused: wire.Refused) -> None:
+        """Tell this node's ops centre, once per refused item, that ``peer`` refused it.
+
+        The stream cannot skip an item, so the link retries (with backoff) and the peer refuses
+        again: the alert is raised for the first refusal of each (seq, code), not per retry.
+        """
+        link = self.links[peer]
+        key = (refused.seq, refused.code)
+        if link.refused == key:
+            return
+        link.refused = key
+        publish_ops_alert(
+            self.svc,
+            {
+                "kind": "peer_refused",
+                "nation": self.nation,
+                "peer": peer,
+                "seq": refused.seq,
+                "code": refused.code,
+                "reason": refused.reason,
+                "message": f"{peer} refused {self.nation}'s stream at seq {refused.seq}: "
+                f"{refused.code}: {refused.reason} (the stream waits until it is resolved)",
+            },
+        )
 
     def _pending(self, peer: str, after: int) -> list[tuple[int, bytes, bytes]]:
         return self.svc.store.reader.execute(
@@ -309,16 +338,25 @@ def publish_link_alert(
     """
     from hotline.service.views import iso
 
-    payload = {
-        "type": "alert",
-        "kind": "link_test_missed",
-        "peer": peer,
-        "nation": nation,
-        "test_id": test_id,
-        "sent_at": iso(sent_at),
-        "at": iso(at),
-        "message": f"link test {nation}→{peer} sent {iso(sent_at)} was not answered",
-    }
+    publish_ops_alert(
+        svc,
+        {
+            "kind": "link_test_missed",
+            "peer": peer,
+            "nation": nation,
+            "test_id": test_id,
+            "sent_at": iso(sent_at),
+            "at": iso(at),
+            "message": f"link test {nation}→{peer} sent {iso(sent_at)} was not answered",
+        },
+    )
+
+
+def publish_ops_alert(svc: HotlineService, alert: dict[str, Any]) -> None:
+    """``{"type": "alert", ...}`` on the live streams of this node's ops centre (FLASH rank)."""
+    from hotline.service.views import iso
+
+    payload = {"type": "alert", "at": iso(time.time()), **alert}
 
     def ops(o: Official) -> bool:
         return o.layer == Layer.OPS and o.nation == svc.nation
