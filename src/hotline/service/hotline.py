@@ -65,14 +65,17 @@ class HotlineService:
     # ---- envelopes --------------------------------------------------------------------------
 
     def envelope(self, body: EventBody, rel_to: Sequence[NationCode], at: float) -> Envelope:
-        env = Envelope(
+        return self.signer.sign_envelope(self.unsigned(body, rel_to, at))
+
+    def unsigned(self, body: EventBody, rel_to: Sequence[NationCode], at: float) -> Envelope:
+        """The envelope of ``body``, to be signed (``signer.sign_envelope``) before it is stored."""
+        return Envelope(
             id=EventId(new_id(f"e-{self.nation.lower()}")),
             origin=self.nation,
             at=at,
             rel_to=tuple(rel_to),
             body=body,
         )
-        return self.signer.sign_envelope(env)
 
     # ---- commands ---------------------------------------------------------------------------
 
@@ -102,8 +105,11 @@ class HotlineService:
             now=now,
             known=self.known_channels(channel),
         )
-        env = self.envelope(sent, sent.rel_to, now)
-        await self.store.run(lambda conn: self.projector.append(conn, [env]))
+        # Signed in the writer's job: the signature releases the GIL, so on a second core it
+        # overlaps the event loop's work on the next requests.
+        env = self.unsigned(sent, sent.rel_to, now)
+        sign = self.signer.sign_envelope
+        await self.store.run(lambda conn: self.projector.append(conn, [sign(env)]))
         view = views.message_view(self.compact, sent)
         self.bus.publish([self._message_item(sent, view)])
         self.on_commit()
