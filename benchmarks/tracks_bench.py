@@ -3,11 +3,17 @@
 For each missile class of ``hotline.tracks.simulate`` (short range, medium range, lofted IRBM,
 lofted ICBM) and each of ``--runs`` seeds, the truth is observed by three nations' radars
 (USA, JPN, KOR; notional figures). Four fusers are fed the reports in 1-second batches, as a node
-would ingest them: one per single sensor and one with all three. At fixed times since launch,
-each fuser's track of the missile (the one with the most reports) is flown to the ground
-(``ballistics.propagate_to_impact`` from ``fusion.impact_state``) and compared with the true
-impact: great-circle error of the impact point (km), error of the impact time (s), and whether
-the truth lies inside the predicted 95 % ellipse. The table gives the RMS over the runs.
+would ingest them: one per single sensor and one with all three, all four fed the same reports
+of the run (common random numbers: the fused filter sees exactly the noise draws the single
+ones see). At fixed times since launch, each fuser's track of the missile (the one with the
+most reports) is flown to the ground (``fusion.predict_impact``: from ``fusion.impact_state``,
+with the estimated drag in re-entry) and compared with the true impact: great-circle error of
+the impact point (km), error of the impact time (s), and whether the truth lies inside the
+predicted 95 % ellipse. The table gives the RMS over the runs and, per time, the comparison of
+the fused RMS with the best single sensor's (the single-sensor filter with the lowest RMS at
+that time): ``better`` / ``worse``, ``equal, single source`` where only one sensor's filter
+has a track and the fused filter is that same filter, and ``P(better)``, the fraction of
+paired bootstrap resamples of the runs in which fused beats the best single (``_compare``).
 
 Throughput: a raid of ``--salvo`` missiles (default 200) of mixed classes from four launch
 areas over five minutes, all three sensors (about 200,000 reports), ingested in 1-second batches
@@ -42,8 +48,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from hotline.tracks import simulate as sim
-from hotline.tracks.ballistics import impact_point, propagate_to_impact, propagate_to_impact_many
-from hotline.tracks.fusion import Fuser, FuserConfig, Report, Track, TrackStatus, impact_state
+from hotline.tracks.ballistics import impact_point, propagate_to_impact_many
+from hotline.tracks.fusion import Fuser, FuserConfig, Report, Track, TrackStatus, predict_impact
 from hotline.tracks.geodesy import ecef_to_enu, geodetic_to_ecef, great_circle_km
 
 F64 = NDArray[np.float64]
@@ -55,7 +61,7 @@ EVAL_STEP_S = {"srbm": 10.0, "mrbm": 10.0, "irbm": 30.0, "icbm": 60.0}
 CHI2_2_95 = -2.0 * math.log(0.05)
 DEFAULT_OUT = "artifacts/bench-tracks"
 DEFAULT_CLASSES = ("srbm", "mrbm", "irbm", "icbm")
-DEFAULT_RUNS = 8
+DEFAULT_RUNS = 64
 DEFAULT_SALVO = 200
 
 
@@ -98,8 +104,7 @@ def _evaluate(track: Track | None, truth: sim.Trajectory) -> tuple[float, float,
     """(impact point error km, impact time error s, 1.0 if truth inside the 95 % ellipse)."""
     if track is None:
         return math.nan, math.nan, math.nan
-    x, p = impact_state(track)
-    imp = propagate_to_impact(x, p, track.last_time)
+    imp = predict_impact(track)
     if imp is None:
         return math.nan, math.nan, math.nan
     err = float(great_circle_km(imp.lat, imp.lon, truth.impact_lat, truth.impact_lon))
@@ -177,7 +182,7 @@ def _accuracy(opts: Options) -> dict[str, Any]:
             reports = {s.nation: sim.observe(truth, s, rng) for s in sim.SENSORS}
             for name, res in _fly_once(truth, reports, times).items():
                 runs[name].append(res)
-        table: dict[str, dict[str, list[float]]] = {}
+        table: dict[str, dict[str, list[Any]]] = {}
         for name in FILTERS:
             arr = np.stack(runs[name])  # (runs, times, 4)
             rms, rms_t, cover, have = _nan_stats(arr)
@@ -187,6 +192,8 @@ def _accuracy(opts: Options) -> dict[str, Any]:
                 "inside_95": cover.tolist(),
                 "have_track": have.tolist(),
                 "tracks_max": np.max(np.nan_to_num(arr[..., 3]), axis=0).tolist(),
+                # Per run (runs, times), for the paired comparison: common random numbers.
+                "impact_err_km_runs": arr[..., 0].tolist(),
             }
         results[key] = {
             "class": cls.name,
@@ -199,7 +206,69 @@ def _accuracy(opts: Options) -> dict[str, Any]:
             "drag_floor_km": _floor(truth, times).tolist(),
             "filters": table,
         }
+        results[key]["comparison"] = _compare(results[key], seed=opts.seed)
     return results
+
+
+#: Bootstrap resamples of the runs for the confidence of each comparison.
+N_BOOT = 4000
+#: A comparison is "confident" when the bootstrap puts fused below the best single this often.
+CONFIDENCE = 0.95
+
+
+def _compare(res: dict[str, Any], seed: int = 0) -> list[dict[str, Any]]:
+    """Per evaluation time: fused against the best single sensor (the single-sensor filter with
+    the lowest RMS impact error at that time, among those with a track in at least half of the
+    runs).
+
+    ``status``: ``better`` / ``worse`` (fused RMS below / not below the best single's, where at
+    least one single-sensor filter has a track and the fused filter is not that filter), ``equal,
+    single source`` (only one sensor's filter has a track and the fused filter gave exactly its
+    numbers in every run: it was fed the same reports, nobody else had seen the missile),
+    ``fused only`` (no single-sensor filter has a track yet), ``no track``. ``p_better``: the
+    fraction of bootstrap resamples of the runs (paired: the same runs for every filter, which
+    saw the same noise draws) in which the fused RMS is below the lowest single RMS, the best
+    single being chosen again in each resample.
+    """
+    f = res["filters"]
+    err = {n: np.array(f[n]["impact_err_km_runs"], dtype=float) for n in FILTERS}  # (runs, t)
+    rms = {n: np.array(f[n]["impact_err_km_rms"], dtype=float) for n in FILTERS}
+    runs = err["fused"].shape[0]
+    rng = np.random.default_rng(seed)
+    boot = rng.integers(0, runs, size=(N_BOOT, runs))
+    out: list[dict[str, Any]] = []
+    for i, t in enumerate(res["times_s"]):
+        singles = [n for n in FILTERS[:3] if np.isfinite(rms[n][i])]
+        row: dict[str, Any] = {"t_s": t, "singles": singles, "fused_km": rms["fused"][i]}
+        if not np.isfinite(rms["fused"][i]):
+            row["status"] = "no track" if not singles else "worse"
+            out.append(row)
+            continue
+        if not singles:
+            row["status"] = "fused only"
+            out.append(row)
+            continue
+        best = min(singles, key=lambda n: rms[n][i])
+        row["best"], row["best_km"] = best, rms[best][i]
+        row["ratio"] = rms["fused"][i] / rms[best][i]
+        a, b = err["fused"][:, i], err[best][:, i]
+        same = np.array_equal(np.isnan(a), np.isnan(b)) and np.array_equal(
+            a[np.isfinite(a)], b[np.isfinite(b)]
+        )
+        if len(singles) == 1 and same:
+            row["status"] = "equal, single source"
+            out.append(row)
+            continue
+        with warnings.catch_warnings(), np.errstate(invalid="ignore"):
+            warnings.simplefilter("ignore", RuntimeWarning)
+            fb = np.sqrt(np.nanmean(a[boot] ** 2, axis=1))
+            sb = np.min(
+                [np.sqrt(np.nanmean(err[n][:, i][boot] ** 2, axis=1)) for n in singles], axis=0
+            )
+        row["p_better"] = float(np.mean(fb < sb))
+        row["status"] = "better" if rms["fused"][i] < rms[best][i] else "worse"
+        out.append(row)
+    return out
 
 
 def _verdicts(acc: dict[str, Any]) -> dict[str, Any]:
@@ -208,21 +277,31 @@ def _verdicts(acc: dict[str, Any]) -> dict[str, Any]:
         t = np.array(res["times_s"])
         f = res["filters"]
         fused = np.array(f["fused"]["impact_err_km_rms"], dtype=float)
-        singles = np.array([f[n]["impact_err_km_rms"] for n in FILTERS[:3]], dtype=float)
-        n_single = np.isfinite(singles).sum(axis=0)
-        best = np.min(np.where(np.isfinite(singles), singles, np.inf), axis=0)
-        several = (n_single >= 2) & np.isfinite(fused)  # fusion has something to fuse
-        only_one = (n_single == 1) & np.isfinite(fused)
+        cmp = res["comparison"]
         cover = np.array(f["fused"]["inside_95"], dtype=float)
         after_bo = t >= res["burnout_s"]
+        several = [c for c in cmp if len(c["singles"]) >= 2 and "ratio" in c]
+        counted = [c for c in cmp if c["status"] in ("better", "worse")]
         v: dict[str, Any] = {
-            "times_with_2plus_sensors": int(several.sum()),
-            "fused_better_than_best_single": int((several & (fused < best)).sum()),
-            "fused_worse_at_s": [float(x) for x in t[several & (fused >= best)]],
-            "median_ratio_fused_to_best_single": float(np.median(fused[several] / best[several]))
-            if several.any()
+            "runs": len(f["fused"]["impact_err_km_runs"]),
+            "times": len(cmp),
+            "times_with_2plus_sensors": len(several),
+            "fused_better_than_best_single_2plus": sum(c["status"] == "better" for c in several),
+            "fused_better_than_best_single": sum(c["status"] == "better" for c in counted),
+            "times_compared": len(counted),
+            "confident_better": sum(
+                c["status"] == "better" and c["p_better"] >= CONFIDENCE for c in counted
+            ),
+            "fused_worse_at_s": [c["t_s"] for c in counted if c["status"] == "worse"],
+            "equal_single_source_at_s": [
+                c["t_s"] for c in cmp if c["status"] == "equal, single source"
+            ],
+            "fused_only_at_s": [c["t_s"] for c in cmp if c["status"] == "fused only"],
+            "min_p_better": min((c["p_better"] for c in counted), default=math.nan),
+            "median_ratio_fused_to_best_single": float(np.median([c["ratio"] for c in counted]))
+            if counted
             else math.nan,
-            "times_with_1_sensor": int(only_one.sum()),
+            "max_ratio_fused_to_best_single": max((c["ratio"] for c in counted), default=math.nan),
             "ellipse_coverage_after_burnout": float(np.nanmean(cover[after_bo])),
         }
         if key == "mrbm":
@@ -328,30 +407,38 @@ def _impact_cost() -> dict[str, float]:
 # ------------------------------------------------------------------------------ report
 
 
+def _fmt(v: float, spec: str, width: int) -> str:
+    return f"{v:{width}{spec}}" if v == v else f"{'-':>{width}}"
+
+
 def _table(acc: dict[str, Any]) -> str:
+    """Per class and evaluation time: RMS impact error of each filter, the fused filter's time
+    error, ellipse coverage and track count, the vacuum floor, then the comparison with the best
+    single sensor (its name, fused / best, bootstrap probability that fused is better, status)."""
     lines: list[str] = []
     for res in acc.values():
         lines.append(
             f"\n{res['class']}: range {res['range_km']:.0f} km, apogee {res['apogee_km']:.0f} km, "
             f"flight {res['flight_s']:.0f} s, burn-out {res['burnout_s']:.0f} s"
         )
-        head = "  t_s " + "".join(f"{n + ' km':>11}" for n in FILTERS)
-        head += f"{'fused dt_s':>12}{'fused in95':>12}{'tracks':>8}{'floor km':>10}"
+        head = "  t_s " + "".join(f"{n + ' km':>10}" for n in FILTERS)
+        head += f"{'fused dt_s':>11}{'in95':>6}{'trk':>4}{'floor km':>9}"
+        head += f"  {'best':>4}{'ratio':>6}{'P(better)':>10}  comparison"
         lines.append(head)
         f = res["filters"]
         for i, t in enumerate(res["times_s"]):
             row = f"{t:5.0f} "
             for n in FILTERS:
-                v = f[n]["impact_err_km_rms"][i]
-                row += f"{v:11.2f}" if v == v else f"{'-':>11}"
-            dt = f["fused"]["impact_time_err_s_rms"][i]
-            cov = f["fused"]["inside_95"][i]
-            nt = f["fused"]["tracks_max"][i]
-            row += f"{dt:12.1f}" if dt == dt else f"{'-':>12}"
-            row += f"{cov:12.2f}" if cov == cov else f"{'-':>12}"
-            row += f"{nt:8.0f}" if nt == nt else f"{'-':>8}"
-            fl = res["drag_floor_km"][i]
-            row += f"{fl:10.3f}" if fl == fl else f"{'-':>10}"
+                row += _fmt(f[n]["impact_err_km_rms"][i], ".2f", 10)
+            row += _fmt(f["fused"]["impact_time_err_s_rms"][i], ".1f", 11)
+            row += _fmt(f["fused"]["inside_95"][i], ".2f", 6)
+            row += _fmt(f["fused"]["tracks_max"][i], ".0f", 4)
+            row += _fmt(res["drag_floor_km"][i], ".3f", 9)
+            c = res["comparison"][i]
+            row += f"  {c.get('best', '-'):>4}"
+            row += _fmt(c.get("ratio", math.nan), ".3f", 6)
+            row += _fmt(c.get("p_better", math.nan), ".3f", 10)
+            row += f"  {c['status']}"
             lines.append(row)
     return "\n".join(lines)
 
@@ -376,14 +463,35 @@ def _plot(acc: dict[str, Any], out: Path, dpi: int = 110) -> list[str]:
             axes[1, j].semilogy(t, dt, styles[n], label=n, lw=lw)
         floor = np.array(res["drag_floor_km"], dtype=float)
         axes[0, j].semilogy(t, floor, color="grey", ls=":", lw=1.0, label="vacuum from truth")
+        # The comparison per time, along the bottom: fused below the best single sensor (green),
+        # not below it (red), the same filter as the only single sensor with a track (grey).
+        marks = {"better": ("C2", "^"), "worse": ("C3", "v"), "equal, single source": ("0.5", "o")}
+        counts = {k: 0 for k in marks}
+        for c in res["comparison"]:
+            if c["status"] in marks:
+                color, marker = marks[c["status"]]
+                counts[c["status"]] += 1
+                axes[0, j].plot(
+                    [c["t_s"]], [0.0], marker=marker, color=color, ms=5, ls="none",
+                    transform=axes[0, j].get_xaxis_transform(), clip_on=False,
+                )  # fmt: skip
+        axes[0, j].set_title(
+            f"{res['class']}: fused < best single at {counts['better']}/"
+            f"{counts['better'] + counts['worse']} times",
+            fontsize=10,
+        )
         for ax in axes[:, j]:
             ax.axvline(res["burnout_s"], color="grey", lw=0.8, ls=":")
             ax.grid(True, which="both", alpha=0.3)
             ax.set_xlabel("seconds since launch")
-        axes[0, j].set_title(f"{res['class']}")
         axes[0, j].set_ylabel("impact point error, RMS (km)")
         axes[1, j].set_ylabel("impact time error, RMS (s)")
     axes[0, 0].legend()
+    fig.suptitle(
+        "RMS over the runs. Along the bottom, per time: ▲ fused below the best single sensor, "
+        "▼ not below it, ● equal (only one sensor has a track: the same filter)",
+        fontsize=9,
+    )
     fig.tight_layout()
     out.mkdir(parents=True, exist_ok=True)
     paths = [str(out / "tracks_accuracy.png"), str(out / "tracks_accuracy.svg")]
@@ -428,8 +536,13 @@ def run(args: Any) -> dict[str, Any]:
             "salvo": opts.salvo,
             "part": part,
         },
-        "machine": {"cpus": os.cpu_count(), "load_avg_1m_at_start": os.getloadavg()[0]},
+        "machine": {
+            "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "cpus": os.cpu_count(),
+            "load_avg_1m_at_start": os.getloadavg()[0],
+        },
     }
+    raw: dict[str, Any] = {}
     if part in ("all", "accuracy"):
         acc = _accuracy(opts)
         result["accuracy"] = acc
@@ -438,12 +551,16 @@ def run(args: Any) -> dict[str, Any]:
         print("\nverdicts:", json.dumps(result["verdicts"], indent=1))
         if opts.plot:
             result["plots"] = _plot(acc, out)
+        # The per-run errors (the paired comparison's raw data) go to the artifacts only.
+        for key, res in acc.items():
+            for name, f in res["filters"].items():
+                raw[f"{key}/{name}"] = f.pop("impact_err_km_runs")
     if part in ("all", "throughput"):
         result["throughput"] = _throughput(opts)
         _report_throughput(result["throughput"])
     result["wall_s"] = time.perf_counter() - t0
     name = "tracks_bench.json" if part == "all" else f"tracks_bench_{part}.json"
-    (out / name).write_text(json.dumps(result, indent=1, default=float))
+    (out / name).write_text(json.dumps({**result, "impact_err_km_runs": raw}, default=float))
     print(f"wrote {out / name}" + (" and plots" if "plots" in result else ""))
     return result
 

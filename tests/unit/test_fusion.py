@@ -91,9 +91,11 @@ EQUAL = tuple(
 
 def test_fused_track_beats_every_single_sensor() -> None:
     # Midcourse, where all three radars see the missile; position error RMS over time and seeds
-    # (the same noise draws feed the single-sensor filters and the fused one).
+    # (the same noise draws feed the single-sensor filters and the fused one). Six runs: one
+    # run's errors are correlated over time, and two runs do not resolve a 20 % gain (expected
+    # here, from the information of the three radars: fused / best single = 0.81).
     errors: dict[str, list[float]] = {"USA": [], "JPN": [], "KOR": [], "fused": []}
-    for seed in range(2):
+    for seed in range(6):
         reps = reports_of(seed, EQUAL)
         feeds = {n: [r for r in reps if r.nation == n] for n in ("USA", "JPN", "KOR")}
         feeds["fused"] = reps

@@ -23,11 +23,14 @@ Phases handled:
 
 * **midcourse** (exo-atmospheric, unpowered): the model above is exact to the J2 level; the
   unmodelled higher harmonics are below 1e-4 m/s^2.
-* **boost** is powered: thrust is not modelled. The tracking filter (``fusion``) carries it
-  with a high-process-noise mode of an interacting multiple model (IMM) filter.
-* **terminal** (re-entry, below about 100 km): drag is ignored by the filter model; the drag
-  mismatch is carried by the same high-noise IMM mode. Impact prediction uses vacuum flight, so
-  it is biased long for low-beta bodies (the benchmark measures the bias: ``docs/tracks.md``).
+* **boost** is powered: the tracking filter (``imm``) adds the non-gravitational acceleration
+  to its state, ``[r, v, a]`` (``transition9``), estimated by the powered mode of an
+  interacting multiple model (IMM) filter as a Wiener process (``kinematic_q9``).
+* **terminal** (re-entry): the same state's ``a`` follows the drag; impact prediction flies with
+  the drag of an estimated ballistic coefficient (``propagate_to_impact_many(inv_beta=...)``,
+  ``fusion.drag_estimate``) in the exponential atmosphere below (``air_density``); elsewhere it
+  flies in vacuum, which lands long for low-beta bodies still in the air (the benchmark measures
+  that floor: ``docs/tracks.md``).
 
 Impact prediction (``propagate_to_impact``) uses the unscented transform (Julier and Uhlmann,
 "Unscented filtering and nonlinear estimation", Proc. IEEE 92(3), 2004): the 2n = 12 symmetric
@@ -76,6 +79,18 @@ SCALE_HEIGHT_M: Final = 7200.0
 DRAG_CEILING_M: Final = 100_000.0
 #: Dimensionless RK4 step ``h * n(r)`` for impact prediction.
 STEP_MEAN_MOTION: Final = 0.04
+#: Impact prediction with drag: RK4 steps of at most this (s) below ``DRAG_STEP_CEILING_M``
+#: (the drag time constant ``|v| / |a_drag|`` is 30 s or more for the bodies tracked here).
+DRAG_STEP_S: Final = 2.0
+DRAG_STEP_CEILING_M: Final = 120_000.0
+
+
+def air_density(h: ArrayLike) -> F64:
+    """Density (kg/m^3) of the isothermal exponential atmosphere at height ``h`` (m):
+    ``rho0 exp(-h / H)`` below ``DRAG_CEILING_M``, 0 above (see the module doc)."""
+    h = np.asarray(h, dtype=np.float64)
+    out: F64 = np.where(h < DRAG_CEILING_M, RHO0_KG_M3 * np.exp(-h / SCALE_HEIGHT_M), 0.0)
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -322,6 +337,214 @@ def white_accel_q(dt: ArrayLike, q: ArrayLike) -> F64:
     return out
 
 
+# --------------------------------------------------------------------------- powered-flight state
+
+#: Length of the filter state ``[r, v, a]``: ECEF position (m), Earth-relative velocity (m/s) and
+#: the non-gravitational specific force ``a`` (m/s^2: thrust in boost, drag in re-entry).
+N_STATE: Final = 9
+_EYE3: Final = np.eye(3)
+_EYE6: Final = np.eye(6)
+
+
+def _linear_terms(model: ForceModel) -> F64:
+    """``L (6, 3)`` with ``[r, v] @ L = -w x (w x r) - 2 w x v`` (centrifugal and Coriolis
+    acceleration, w along +z); zero in an inertial frame."""
+    out = np.zeros((6, 3))
+    if model.rotating:
+        w = WGS84_OMEGA
+        out[0, 0] = out[1, 1] = w * w
+        out[4, 0] = 2.0 * w
+        out[3, 1] = -2.0 * w
+    return out
+
+
+def _coriolis(model: ForceModel) -> F64:
+    """``C^T (3, 3)`` with ``f @ C^T = -2 w x f``."""
+    return _linear_terms(model)[3:]
+
+
+def _gravity_and_gradient(r: F64, j2: bool) -> tuple[F64, F64]:
+    """Gravity ``(k, m, 3)`` at ``r (k, m, 3)`` (with J2 if ``j2``) and the point-mass gravity
+    gradient ``mu / |r|^3 (3 u u^T - I)`` ``(k, 3, 3)`` at ``r[:, 0]``, sharing the work."""
+    r2 = np.einsum("...i,...i->...", r, r)
+    ir2 = 1.0 / r2
+    ir3 = WGS84_GM * ir2 * np.sqrt(ir2)
+    if j2:
+        kz = (1.5 * WGS84_J2 * WGS84_A**2) * ir2
+        z2 = r[..., 2] * r[..., 2] * ir2
+        fac = np.empty_like(r)
+        fac[..., :2] = (-ir3 * (1.0 + kz * (1.0 - 5.0 * z2)))[..., None]
+        fac[..., 2] = -ir3 * (1.0 + kz * (3.0 - 5.0 * z2))
+        g = fac * r
+    else:
+        g = -ir3[..., None] * r
+    r0, i0, s0 = r[:, 0], ir2[:, 0], ir3[:, 0]
+    grad = (3.0 * s0 * i0)[:, None, None] * (r0[:, :, None] * r0[:, None, :])
+    grad -= s0[:, None, None] * _EYE3
+    return g, grad
+
+
+#: Constant part of ``A6 = [[0, I], [G, C]]``: the ``I`` and the Coriolis block (see ``_phi9``).
+def _a6_constant(model: ForceModel) -> F64:
+    out = np.zeros((6, 6))
+    out[0, 3] = out[1, 4] = out[2, 5] = 1.0
+    out[3:, 3:] = _coriolis(model).T
+    return out
+
+
+def _taylor_step(x: F64, h: F64, model: ForceModel) -> tuple[F64, F64]:
+    """One third-order Taylor step of states ``x (k, m, 9)`` by ``h (k,)`` seconds, with the
+    transition matrix ``(k, 9, 9)`` at ``x[:, 0]`` (see ``transition9``)."""
+    v = x[..., 3:6]
+    g, grad = _gravity_and_gradient(x[..., :3], model.j2)
+    lin = _linear_terms(model)
+    f = g + x[..., 6:] + x[..., :6] @ lin  # dv/dt
+    grad += lin[:3].T  # centrifugal part of the gradient
+    # df/dt = G v + C f (da/dt = 0 in the mean).
+    fd = v @ np.swapaxes(grad, -1, -2) + f @ lin[3:]
+    hh = h[:, None, None]
+    half = 0.5 * hh
+    out = x.copy()
+    out[..., :3] += hh * (v + half * (f + (hh / 3.0) * fd))
+    out[..., 3:6] += hh * (f + half * fd)
+    return out, _phi9(grad, model, h)
+
+
+def _phi9(g: F64, model: ForceModel, h: F64) -> F64:
+    """``Phi = I + A h + (A h)^2/2 + (A h)^3/6`` ``(k, 9, 9)`` for ``A = [[0, I, 0], [G, C, I],
+    [0, 0, 0]]`` with ``G (k, 3, 3)`` the gravity gradient (plus centrifugal) and ``C`` the
+    Coriolis block. With ``A6 = [[0, I], [G, C]]`` and ``M = A6 h``: the ``(r, v)`` block is
+    ``I + M + M^2/2 + M^3/6`` and the ``(r, v) <- a`` block ``h (I + M/2 + M^2/6)[:, 3:6]``."""
+    k = g.shape[0]
+    hh = h[:, None, None]
+    m = _a6_constant(model) * hh
+    m[:, 3:, :3] = g * hh
+    m2 = m @ m
+    phi = np.empty((k, 9, 9))
+    phi[:, :6, :6] = m + m2 @ (0.5 * _EYE6 + m * (1.0 / 6.0))
+    phi[:, :6, :6] += _EYE6
+    phi[:, :6, 6:] = hh * (0.5 * m[:, :, 3:6] + (1.0 / 6.0) * m2[:, :, 3:6] + _EYE6[:, 3:6])
+    phi[:, 6:, :6] = 0.0
+    phi[:, 6:, 6:] = _EYE3
+    return phi
+
+
+def _rk4_9(x: F64, h: F64, model: ForceModel) -> F64:
+    """One RK4 step of ``[r, v, a]`` states ``(k, m, 9)`` by ``h (k,)``, ``a`` held constant."""
+
+    def rate(s: F64) -> F64:
+        d = acceleration(s[..., :6], model)
+        d[..., 3:] += s[..., 6:]
+        return d
+
+    hh = h[:, None, None]
+    kin = x[..., :6]
+    k1 = rate(x)
+    k2 = rate(np.concatenate([kin + 0.5 * hh * k1, x[..., 6:]], axis=-1))
+    k3 = rate(np.concatenate([kin + 0.5 * hh * k2, x[..., 6:]], axis=-1))
+    k4 = rate(np.concatenate([kin + hh * k3, x[..., 6:]], axis=-1))
+    out = x.copy()
+    out[..., :6] += (hh / 6.0) * (k1 + 2.0 * (k2 + k3) + k4)
+    return out
+
+
+def transition9(
+    x: ArrayLike,
+    dt: ArrayLike,
+    model: ForceModel = VACUUM,
+    *,
+    max_step_s: float = 10.0,
+    taylor_max_s: float = 2.0,
+) -> tuple[F64, F64]:
+    """Propagate filter states ``[r, v, a]`` ``(k, m, 9)`` (``m`` hypotheses of each of ``k``
+    tracks, e.g. IMM modes) by ``dt (k,)`` seconds and return them with the transition matrix
+    ``Phi (k, 9, 9)`` linearised at ``x[:, 0]``.
+
+    Dynamics: ``dr/dt = v``, ``dv/dt = g_J2(r) - 2 w x v - w x (w x r) + a``, ``da/dt = 0`` (the
+    filter's process noise drives ``a``). ``Phi = expm(A dt)`` to third order (BLK sec. 4.3) with
+    ``A = [[0, I, 0], [G, C, I], [0, 0, 0]]``, ``G`` the point-mass gravity gradient plus
+    ``diag(w^2, w^2, 0)``, ``C = -2 [w x]`` (the J2 part of ``G`` changes ``Phi`` by 1e-6).
+
+    The mean moves by the third-order Taylor series ``r + v h + f h^2/2 + f' h^3/6``,
+    ``v + f h + f' h^2/2`` with ``f = dv/dt`` and ``f' = G v + C f`` when every ``|dt| <=
+    taylor_max_s`` (the filter's usual step between reports: the truncation error is
+    ``(n h)^4 |r| / 24`` with ``n = sqrt(mu/|r|^3) = 1.24e-3 /s``, 1e-5 m at 2 s, and 2e-5 m/s
+    in velocity); otherwise by RK4 in ``ceil(|dt| / max_step_s)`` equal sub-steps (per row)
+    with ``Phi`` the product of the sub-steps' matrices.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    dt = np.asarray(dt, dtype=np.float64)
+    # Sub-steps per row (0: one Taylor step), so that a row's result does not depend on the
+    # rows it is stacked with.
+    n = np.where(np.abs(dt) > taylor_max_s, np.ceil(np.abs(dt) / max_step_s), 0).astype(int)
+    if not n.any():
+        return _taylor_step(x, dt, model)
+    xo, phi = np.empty_like(x), np.empty((x.shape[0], N_STATE, N_STATE))
+    for steps in np.unique(n).tolist():
+        rows = n == steps
+        if steps == 0:
+            xo[rows], phi[rows] = _taylor_step(x[rows], dt[rows], model)
+        else:
+            xo[rows], phi[rows] = _rk4_transition(x[rows], dt[rows], model, steps)
+    return xo, phi
+
+
+def _rk4_transition(x: F64, dt: F64, model: ForceModel, n: int) -> tuple[F64, F64]:
+    h = dt / n
+    phi: F64 | None = None
+    lin = _linear_terms(model)
+    for _ in range(n):
+        g = gravity_gradient(x[:, 0, :3], j2=False) + lin[:3].T
+        step = _phi9(g, model, h)
+        phi = step if phi is None else step @ phi
+        x = _rk4_9(x, h, model)
+    assert phi is not None
+    return x, phi
+
+
+#: ``kinematic_q9``: the per-axis 3x3 blocks (``(r, v, a)``) as coefficients of ``h^1..h^5``,
+#: for the white acceleration density (``[:, 0]``) and the white jerk density (``[:, 1]``);
+#: ``BLOCK_OF`` maps a state index to its block, ``SAME_AXIS`` is 1 where two indices share an
+#: axis: ``Q[i, j] = blocks[BLOCK_OF[i], BLOCK_OF[j]] * SAME_AXIS[i, j]``.
+Q_POWERS: Final = np.zeros((5, 2, 3, 3))
+# white acceleration (density 0): [[h^3/3, h^2/2], [h^2/2, h]]
+Q_POWERS[2, 0, 0, 0] = 1.0 / 3.0
+Q_POWERS[1, 0, 0, 1] = Q_POWERS[1, 0, 1, 0] = 0.5
+Q_POWERS[0, 0, 1, 1] = 1.0
+# white jerk (density 1): [[h^5/20, h^4/8, h^3/6], [h^4/8, h^3/3, h^2/2], [h^3/6, h^2/2, h]]
+Q_POWERS[4, 1, 0, 0] = 1.0 / 20.0
+Q_POWERS[3, 1, 0, 1] = Q_POWERS[3, 1, 1, 0] = 1.0 / 8.0
+Q_POWERS[2, 1, 0, 2] = Q_POWERS[2, 1, 2, 0] = 1.0 / 6.0
+Q_POWERS[2, 1, 1, 1] = 1.0 / 3.0
+Q_POWERS[1, 1, 1, 2] = Q_POWERS[1, 1, 2, 1] = 0.5
+Q_POWERS[0, 1, 2, 2] = 1.0
+BLOCK_OF: Final = np.arange(9) // 3
+SAME_AXIS: Final = (np.arange(9)[:, None] % 3 == np.arange(9)[None, :] % 3).astype(np.float64)
+
+
+def kinematic_q9(dt: ArrayLike, q_accel: ArrayLike, q_jerk: ArrayLike) -> F64:
+    """Discrete process noise ``(..., 9, 9)`` of the ``[r, v, a]`` state over ``dt`` s: white
+    acceleration of density ``q_accel`` (m^2/s^3, BLK eq. 6.2.2-12) plus a Wiener-process
+    acceleration, white jerk of density ``q_jerk`` (m^2/s^5, BLK eq. 6.2.3-8), per axis::
+
+        Q = q_accel [[h^3/3, h^2/2, 0], [h^2/2, h, 0], [0, 0, 0]]
+          + q_jerk  [[h^5/20, h^4/8, h^3/6], [h^4/8, h^3/3, h^2/2], [h^3/6, h^2/2, h]]
+
+    (``(r, v, a)`` blocks, each times the 3x3 identity).
+    """
+    h, qa, qj = np.broadcast_arrays(
+        np.abs(np.asarray(dt, dtype=np.float64)),
+        np.asarray(q_accel, dtype=np.float64),
+        np.asarray(q_jerk, dtype=np.float64),
+    )
+    powers = np.cumprod(np.broadcast_to(h[..., None], (*h.shape, 5)), axis=-1)
+    dens = np.stack([qa, qj], axis=-1)[..., None, :]  # (..., 1, 2)
+    t = (powers[..., :, None] * dens).reshape(*h.shape, 10) @ Q_POWERS.reshape(10, 9)
+    t = t.reshape(*h.shape, 3, 3)
+    out: F64 = t[..., BLOCK_OF[:, None], BLOCK_OF[None, :]] * SAME_AXIS
+    return out
+
+
 # --------------------------------------------------------------------------- impact prediction
 
 
@@ -367,21 +590,47 @@ def crossing_in_step(x0: F64, x1: F64, h: F64, z0: F64, z1: F64) -> tuple[F64, F
     return s, _hermite(x0, x1, h, s)
 
 
+def _rk4_drag(x: F64, h: F64, model: ForceModel, inv_beta: F64) -> F64:
+    """RK4 step of states ``(k, 6)`` under ``model`` plus drag of per-row inverse ballistic
+    coefficient ``inv_beta (k,)`` (m^2/kg): ``a_drag = -rho(h) |v| v inv_beta / 2``."""
+
+    def rate(s: F64) -> F64:
+        d = acceleration(s, model)
+        v = s[:, 3:]
+        rho = air_density(_approx_height(s[:, :3]))
+        speed = np.sqrt(np.einsum("ki,ki->k", v, v))
+        d[:, 3:] -= (0.5 * rho * speed * inv_beta)[:, None] * v
+        return d
+
+    hh = h[:, None]
+    k1 = rate(x)
+    k2 = rate(x + 0.5 * hh * k1)
+    k3 = rate(x + 0.5 * hh * k2)
+    k4 = rate(x + hh * k3)
+    out: F64 = x + (hh / 6.0) * (k1 + 2.0 * (k2 + k3) + k4)
+    return out
+
+
 def fly_to_ground(
     x: ArrayLike,
     model: ForceModel = VACUUM,
     *,
     max_flight_s: float = 7200.0,
     max_step_s: float = math.inf,
+    inv_beta: ArrayLike | None = None,
 ) -> tuple[F64, F64]:
     """Fly states ``(k, 6)`` until each descends through ellipsoid height 0.
 
     Returns ``(dt, r)``: flight time (s, ``(k,)``; NaN if no crossing within ``max_flight_s``)
     and ECEF impact position ``(k, 3)``. A state already at or below height 0 impacts at once.
-    The step suits vacuum flight; with drag pass a ``max_step_s`` of a fraction of a second.
+    The step suits vacuum flight; with drag in ``model`` pass a ``max_step_s`` of a fraction of
+    a second. ``inv_beta (k,)``: drag of this inverse ballistic coefficient (m^2/kg) per row in
+    the exponential atmosphere (``air_density``), with steps of at most ``DRAG_STEP_S`` below
+    ``DRAG_STEP_CEILING_M``.
     """
     x = np.array(x, dtype=np.float64, ndmin=2)
     k = x.shape[0]
+    kb = None if inv_beta is None else np.broadcast_to(np.asarray(inv_beta, float), (k,))
     t = np.zeros(k)
     out_t = np.full(k, np.nan)
     out_r = np.full((k, 3), np.nan)
@@ -393,7 +642,12 @@ def fly_to_ground(
     xa, ta, za = x[active], t[active], z[active]
     while active.size:
         h = np.minimum(np.minimum(_step_size(xa), max_step_s), max_flight_s - ta + 1e-9)
-        x1 = rk4_step(xa, h, model)
+        if kb is None:
+            x1 = rk4_step(xa, h, model)
+        else:
+            ka = kb[active]
+            h = np.where((za < DRAG_STEP_CEILING_M) & (ka > 0.0), np.minimum(h, DRAG_STEP_S), h)
+            x1 = _rk4_drag(xa, h, model, ka)
         z1 = geodetic_height(x1[:, :3], iterations=1)
         hit = z1 <= 0.0
         if np.any(hit):
@@ -408,7 +662,7 @@ def fly_to_ground(
 
 
 def _sigma_points(x: F64, p: F64) -> F64:
-    """``(k, 13, 6)``: the mean then ``x +/- sqrt(n P)`` columns (kappa = 0)."""
+    """``(k, 2n + 1, n)``: the mean then ``x +/- sqrt(n P)`` columns (kappa = 0)."""
     n = x.shape[-1]
     ps = 0.5 * (p + np.swapaxes(p, -1, -2)) * n
     try:
@@ -444,18 +698,35 @@ def propagate_to_impact_many(
     model: ForceModel = VACUUM,
     *,
     max_flight_s: float = 7200.0,
+    inv_beta: ArrayLike | None = None,
+    inv_beta_sigma: ArrayLike | None = None,
 ) -> list[Impact | None]:
     """Impact predictions for ``k`` tracks at once: states ``(k, 6)``, covariances
     ``(k, 6, 6)``, state times ``(k,)``. ``None`` where the mean or any sigma point does not
     come down within ``max_flight_s`` (escape, orbit or a covariance too wide to mean
-    anything)."""
+    anything).
+
+    ``inv_beta (k,)`` and ``inv_beta_sigma (k,)``: an estimate of each body's inverse ballistic
+    coefficient ``1 / beta`` (m^2/kg) and its 1-sigma; the unscented transform then runs over
+    ``[r, v, 1 / beta]`` (7 dimensions, 14 sigma points, ``1 / beta`` independent of the state
+    and clipped at 0) and each point flies with its drag (``fly_to_ground``)."""
     x = np.array(x, dtype=np.float64, ndmin=2)
     p = np.array(p, dtype=np.float64, ndmin=3)
     t = np.atleast_1d(np.asarray(t, dtype=np.float64))
     k = x.shape[0]
-    sig = _sigma_points(x, p)
+    kb: F64 | None = None
+    if inv_beta is not None:
+        sd = np.zeros(k) if inv_beta_sigma is None else np.asarray(inv_beta_sigma, float)
+        x7 = np.concatenate([x, np.asarray(inv_beta, float).reshape(k, 1)], axis=1)
+        p7 = np.zeros((k, 7, 7))
+        p7[:, :6, :6] = p
+        p7[:, 6, 6] = np.maximum(sd, 1e-12) ** 2
+        sig7 = _sigma_points(x7, p7)
+        sig, kb = sig7[..., :6], np.clip(sig7[..., 6], 0.0, None).reshape(-1)
+    else:
+        sig = _sigma_points(x, p)
     m = sig.shape[1]
-    dt, r = fly_to_ground(sig.reshape(k * m, 6), model, max_flight_s=max_flight_s)
+    dt, r = fly_to_ground(sig.reshape(k * m, 6), model, max_flight_s=max_flight_s, inv_beta=kb)
     dt = dt.reshape(k, m)
     r = r.reshape(k, m, 3)
     out: list[Impact | None] = []
@@ -513,6 +784,7 @@ __all__ = [
     "ForceModel",
     "Impact",
     "acceleration",
+    "air_density",
     "crossing_in_step",
     "dynamics_jacobian",
     "ellipse_95",
@@ -520,10 +792,12 @@ __all__ = [
     "gravity",
     "gravity_gradient",
     "impact_point",
+    "kinematic_q9",
     "propagate",
     "propagate_to_impact",
     "propagate_to_impact_many",
     "rk4_step",
     "transition",
+    "transition9",
     "white_accel_q",
 ]

@@ -13,13 +13,15 @@ Measurement (exact in position, linearised in covariance): ``z = ECEF(lat, lon, 
 ``R = C^T diag(ce^2, ce^2, le^2) C`` with ``C`` the ECEF->ENU rotation at the point
 (``geodesy.enu_rotation``); ``H = [I 0]``. Each sensor is so weighted by its own stated errors.
 
-The filter is the two-mode IMM EKF of ``imm`` (ballistic / manoeuvre). Per ``ingest`` call:
+The filter is the two-mode IMM EKF of ``imm`` over ``[r, v, a]`` (ballistic, ``a = 0``;
+powered, ``a`` the thrust or drag acceleration). Per ``ingest`` call:
 
 1. reports are checked (a bad one raises ``Invalid`` and changes nothing), sorted by their key
    ``(time, nation, sensor, uid)`` (then content) so every node orders them alike, and
    de-duplicated on that key (the first one counts; a repeat in a later batch is ignored);
 2. in time chunks of at most ``chunk_s``, every live track is predicted to the chunk's middle and
-   each report is gated against every track with the Mahalanobis distance of its innovation,
+   each report is gated against every track (midcourse tracks from their ballistic mode) with
+   the Mahalanobis distance of its innovation,
    ``d^2 = nu^T S^-1 nu <= chi2_3(99.9 %) = 16.27`` (the validation gate of Bar-Shalom and Li,
    "Multitarget-Multisensor Tracking: Principles and Techniques", 1995). Gated pairs cost
    ``d^2 + ln|S|`` (the negative log-likelihood, so a vague track does not capture reports just
@@ -51,15 +53,18 @@ reports gives the same tracks and ids on every node; when nodes see the initiati
 different orders the ids can differ until a merge, which always keeps the earliest key.
 
 Phase (``trackstate.next_phase``): a new track below 150 km and not surely descending starts in
-**boost**; it becomes **midcourse** once the IMM's manoeuvre probability has stayed below 0.2 for
-10 s (burn-out) or it surely descends, and goes back to boost if that probability exceeds 0.9
-while it climbs below 150 km (a later stage, or burn-out declared too early under noisy
-reports); **terminal** once descending below 100 km (re-entry), for good.
+**boost**; it becomes **midcourse** once the IMM's powered-mode probability has stayed below 0.2
+for ``trackstate.CALM_S`` (6 s: burn-out) or it surely descends, and goes back to boost if that
+probability exceeds 0.9 while it climbs below 150 km (a later stage, or burn-out declared too
+early under noisy reports); **terminal** once descending below 60 km (re-entry, where drag
+starts to matter), for good. Impact predictions (``predict_impact``) start from
+``impact_state`` and, in re-entry, fly with the drag of ``drag_estimate``.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import math
 from collections import deque
 from collections.abc import Sequence
@@ -74,9 +79,11 @@ from hotline.errors import Invalid
 from hotline.tracks.ballistics import (
     Impact,
     acceleration,
+    air_density,
+    kinematic_q9,
+    propagate_to_impact,
     propagate_to_impact_many,
-    transition,
-    white_accel_q,
+    transition9,
 )
 from hotline.tracks.geodesy import (
     ecef_to_geodetic,
@@ -84,7 +91,7 @@ from hotline.tracks.geodesy import (
     geodetic_height,
     geodetic_to_ecef,
 )
-from hotline.tracks.imm import ImmParams, predict_only
+from hotline.tracks.imm import ImmParams, combine, predict_only
 from hotline.tracks.initiation import (
     Initiator,
     Measurement,
@@ -92,10 +99,12 @@ from hotline.tracks.initiation import (
     Seed,
     chi2_999,
     fit_initial,
+    fit_powered,
 )
 from hotline.tracks.trackstate import (
     Phase,
     Run,
+    StateTable,
     TrackState,
     TrackStatus,
     execute,
@@ -125,8 +134,10 @@ __all__ = [
     "Report",
     "Track",
     "TrackStatus",
+    "drag_estimate",
     "impact_state",
     "measurements_of",
+    "predict_impact",
     "track_id",
 ]
 
@@ -149,16 +160,19 @@ class Report(msgspec.Struct, frozen=True, kw_only=True):
         return (self.time, self.nation, self.sensor, self.uid)
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class Track:
+class Track(msgspec.Struct, frozen=True, eq=False, kw_only=True):
     """Snapshot of a fused track (read-only arrays).
 
     ``x (6,)``: ECEF position (m) and Earth-relative velocity (m/s) at ``last_time`` (s);
     ``P (6, 6)`` its covariance (IMM-combined). ``nations``: contributing nations; ``sensors``:
-    ``NATION/sensor`` names. ``p_manoeuvre``: IMM probability of the manoeuvre mode;
-    ``x_ballistic``, ``P_ballistic``: the ballistic mode's own estimate. ``impact``: the latest
-    prediction (made on confirmation, refreshed every ``FuserConfig.impact_interval_s`` of track
-    time; ``None`` while tentative or if the track would not come down).
+    ``NATION/sensor`` names. ``p_manoeuvre``: IMM probability of the powered mode (thrust or
+    drag); ``x_ballistic``, ``P_ballistic``: the ballistic mode's own estimate; ``accel``: the
+    IMM-combined non-gravitational acceleration (ECEF m/s^2: thrust in boost, drag in
+    re-entry). ``drag``: in re-entry, the estimated inverse ballistic coefficient ``1 / beta``
+    (m^2/kg) and its 1-sigma (``drag_estimate``). ``impact``: the latest prediction (made on
+    confirmation, refreshed every
+    ``FuserConfig.impact_interval_s`` of track time; ``None`` while tentative or if the track
+    would not come down).
     ``merged_into``: the surviving track's id when ``status`` is ``merged``.
     """
 
@@ -176,6 +190,8 @@ class Track:
     P_ballistic: F64
     impact: Impact | None
     merged_into: str | None = None
+    accel: F64 | None = None
+    drag: tuple[float, float] | None = None
 
     @property
     def lat(self) -> float:
@@ -198,12 +214,53 @@ class Track:
 
 
 def impact_state(track: Track) -> tuple[F64, F64]:
-    """The estimate impact prediction starts from: the IMM-combined one during boost, the
-    ballistic mode's after it (an unpowered body does not manoeuvre; the combined covariance
-    would carry the manoeuvre mode's spread into every prediction)."""
-    if track.phase is Phase.BOOST:
-        return track.x, track.P
-    return track.x_ballistic, track.P_ballistic
+    """The estimate impact prediction starts from: the IMM-combined one during boost (its
+    instantaneous impact point) and re-entry (where the powered mode follows the drag that the
+    ballistic mode does not model), the ballistic mode's in midcourse (an unpowered body does
+    not manoeuvre; the combined covariance would carry the powered mode's spread into every
+    prediction)."""
+    if track.phase is Phase.MIDCOURSE:
+        return track.x_ballistic, track.P_ballistic
+    return track.x, track.P
+
+
+#: Prior of the inverse ballistic coefficient in re-entry: mean 0 (vacuum unless the data say
+#: otherwise), 1-sigma 2e-4 m^2/kg (beta down to 5,000 kg/m^2 is within 1 sigma).
+INV_BETA_PRIOR_SIGMA: Final = 2e-4
+
+
+def drag_estimate(x: F64, p: F64) -> tuple[float, float]:
+    """Inverse ballistic coefficient ``k = 1 / beta`` (m^2/kg) and its 1-sigma from a
+    ``[r, v, a]`` estimate ``x (9,)``, ``P (9, 9)``: drag is ``a_drag = -rho(h) |v| v k / 2``
+    (``ballistics.air_density``), so the deceleration along the velocity ``d = -a . v/|v|``
+    gives ``k^ = 2 d / (rho |v|^2)`` with ``sigma = 2 sqrt(u^T P_aa u) / (rho |v|^2)``,
+    ``u = v/|v|``; combined with the prior ``N(0, INV_BETA_PRIOR_SIGMA^2)`` (the Gaussian
+    product) and clipped at 0. Without air (``rho = 0``) the prior is returned."""
+    v = x[3:6]
+    speed = float(np.linalg.norm(v))
+    rho = float(air_density(geodetic_height(x[:3], iterations=1)))
+    s0 = INV_BETA_PRIOR_SIGMA
+    if rho * speed <= 0.0:
+        return 0.0, s0
+    u = v / speed
+    scale = 2.0 / (rho * speed * speed)
+    k_hat = -float(x[6:] @ u) * scale
+    var_d = max(float(u @ p[6:, 6:] @ u), 0.0)
+    s_hat = max(math.sqrt(var_d) * scale, 1e-30)
+    w = s0 * s0 / (s0 * s0 + s_hat * s_hat)
+    return max(w * k_hat, 0.0), math.sqrt(w) * s_hat
+
+
+def predict_impact(track: Track) -> Impact | None:
+    """The impact prediction of ``track`` now: from ``impact_state``, and in re-entry with the
+    drag of its estimated ballistic coefficient (``Track.drag``), else in vacuum."""
+    x, p = impact_state(track)
+    if track.drag is None:
+        return propagate_to_impact(x, p, track.last_time)
+    k, sd = track.drag
+    return propagate_to_impact_many(
+        x[None], p[None], [track.last_time], inv_beta=[k], inv_beta_sigma=[sd]
+    )[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,6 +329,19 @@ def _numbers(reports: Sequence[Report]) -> F64:
     return out.reshape(len(reports), 6)
 
 
+def _scan_groups(ms: list[Measurement]) -> NDArray[np.intp]:
+    """Per report (sorted by key), the index of its ``(time, nation, sensor)`` group: one
+    sensor's reports of one instant."""
+    out = np.empty(len(ms), dtype=np.intp)
+    g, last = -1, None
+    for i, m in enumerate(ms):
+        k = m.key[:3]
+        if k != last:
+            g, last = g + 1, k
+        out[i] = g
+    return out
+
+
 def _check(reports: Sequence[Report], arr: F64, now: float, max_future_s: float) -> None:
     """Raise ``Invalid`` naming the first bad report and field (vectorised check)."""
     for rep in reports:
@@ -310,6 +380,9 @@ class Fuser:
         self.config = config or FuserConfig()
         c = self.config
         self._tracks: dict[str, TrackState] = {}
+        #: Positions and covariances of the reports of the ``ingest`` call under way.
+        self._batch: tuple[F64, F64] | None = None
+        self._table = StateTable()
         self._hint: dict[tuple[str, str, str], str] = {}
         self._seen: dict[ReportKey, None] = {}
         self._seen_order: deque[ReportKey] = deque()
@@ -339,17 +412,22 @@ class Fuser:
         arr = _numbers(reports)
         _check(reports, arr, now, self.config.max_future_s)
         # Sort by key, then content, so that which of two same-key reports counts (the first)
-        # does not depend on arrival order within the batch.
-        order = sorted(range(len(reports)), key=lambda i: _sort_key(reports[i]))
-        reports = [reports[i] for i in order]
-        arr = arr[order]
-        keep = self._dedupe(reports)
+        # does not depend on arrival order within the batch (a batch already in strictly
+        # increasing key order, the usual case, is that order).
+        keys = [(r.time, r.nation, r.sensor, r.uid) for r in reports]
+        if not all(a < b for a, b in itertools.pairwise(keys)):
+            order = sorted(range(len(reports)), key=lambda i: _sort_key(reports[i]))
+            reports = [reports[i] for i in order]
+            keys = [keys[i] for i in order]
+            arr = arr[order]
+        keep = self._dedupe(reports, keys)
         changed: dict[str, TrackState] = {}
         if keep:
             fresh = [reports[i] for i in keep]
             a = arr[keep]
             z, rr = measurements_of(a[:, 1], a[:, 2], a[:, 3], a[:, 4], a[:, 5])
-            ms = [Measurement(r.time, z[i], rr[i], r.key) for i, r in enumerate(fresh)]
+            ms = [Measurement(keys[j][0], z[i], rr[i], keys[j], i) for i, j in enumerate(keep)]
+            self._batch = (z, rr)
             uids = [r.uid for r in fresh]
             for lo, hi in self._chunks(ms):
                 self._process_chunk(ms[lo:hi], uids[lo:hi], z[lo:hi], rr[lo:hi], changed)
@@ -361,11 +439,10 @@ class Fuser:
 
     # ------------------------------------------------------------------ steps
 
-    def _dedupe(self, reports: Sequence[Report]) -> list[int]:
-        """Indices of the reports not seen before and usable."""
+    def _dedupe(self, reports: Sequence[Report], keys: list[ReportKey]) -> list[int]:
+        """Indices of the reports (with these keys) not seen before and usable."""
         fresh: list[int] = []
-        for i, rep in enumerate(reports):
-            key = rep.key
+        for i, (rep, key) in enumerate(zip(reports, keys, strict=True)):
             if key in self._seen:
                 self.stats["duplicates"] += 1
                 continue
@@ -412,9 +489,9 @@ class Fuser:
         runs: list[Run] = []
         for a, new in per_track.items():
             ts = live[a]
-            for m in new:
-                ts.nations.add(m.nation)
-                ts.sensors.add(m.source)
+            for nation, sensor in {(m.key[1], m.key[2]) for m in new}:
+                ts.nations.add(nation)
+                ts.sensors.add(f"{nation}/{sensor}")
             run, dropped = plan(ts, new)
             self.stats["late_dropped"] += dropped
             if run is not None:
@@ -422,7 +499,7 @@ class Fuser:
                 self.stats["associated"] += run.n_new
                 runs.append(run)
         if runs:
-            execute(runs, self.config.imm, self.config.history_s)
+            execute(runs, self.config.imm, self.config.history_s, self._batch)
             for run in runs:
                 ts = run.track
                 if (
@@ -441,33 +518,46 @@ class Fuser:
             self._initiate(seed, changed)
 
     def _predict(self, live: list[TrackState], t: float) -> tuple[F64, F64, F64]:
-        """Combined states ``(n, 6)`` and covariances ``(n, 6, 6)`` of ``live`` at time ``t``
-        (an EKF prediction of the IMM-combined estimate; the noise density, returned too as
-        ``(n,)``, is the mode-weighted one in midcourse and the manoeuvre mode's otherwise). A
+        """States ``(n, 9)`` and covariances ``(n, 9, 9)`` of ``live`` at time ``t`` (an EKF
+        prediction of the IMM-combined estimate, of the ballistic mode's in midcourse; the white
+        acceleration density, returned too as ``(n,)``, is the mode-weighted one in midcourse
+        and ``q_manoeuvre`` otherwise). A
         coasting track's prediction is cached and advanced from the cache, so a long coverage
         gap costs one short step per chunk, not one long one."""
-        starts = [
-            ts.pred if ts.pred is not None and ts.t <= ts.pred[0] <= t else (ts.t, ts.xc, ts.pc)
-            for ts in live
-        ]
-        xc = np.stack([s[1] for s in starts])
-        pc = np.stack([s[2] for s in starts])
-        dt = t - np.array([s[0] for s in starts])
+        tab = self._table
+        slots = np.fromiter((ts.slot for ts in live), dtype=np.intp, count=len(live))
+        t0 = tab.t[slots]
+        mid = tab.midcourse[slots]
+        # In midcourse, from the ballistic mode's estimate: the combined one carries the powered
+        # mode's (improbable) thrust uncertainty, which a long coast would blow up as dt^2/2.
+        xc = np.where(mid[:, None], tab.x[slots, 0], tab.xc[slots])
+        pc = np.where(mid[:, None, None], tab.p[slots, 0], tab.pc[slots])
+        cached = tab.pred_ok[slots] & (tab.pred_t[slots] <= t)
+        if cached.any():
+            xc = np.where(cached[:, None], tab.pred_x[slots], xc)
+            pc = np.where(cached[:, None, None], tab.pred_p[slots], pc)
+            dt = t - np.where(cached, tab.pred_t[slots], t0)
+        else:
+            dt = t - t0
         # Boost and re-entry are where unmodelled accelerations happen: size the prediction (and
-        # so the gate) for the manoeuvre mode there, whatever its current probability.
+        # so the gate) for them there (thrust cut off, staging), whatever the modes say.
         imm = self.config.imm
-        q = np.array(
-            [
-                imm.q_manoeuvre if ts.phase is not Phase.MIDCOURSE else float(ts.mu @ imm.q())
-                for ts in live
-            ]
+        mu = tab.mu[slots]
+        q = np.where(mid, mu @ imm.q(), imm.q_manoeuvre)
+        # No thrust in midcourse: the powered mode's jerk noise (which grows as dt^5) would make
+        # a coasting track's gate swallow its neighbours after a long coverage gap.
+        q_jerk = np.where(mid, 0.0, mu[:, 1] * imm.q_jerk)
+        xp, phi = transition9(
+            xc[:, None], dt, imm.model, max_step_s=imm.max_step_s, taylor_max_s=imm.taylor_max_s
         )
-        xp, phi = transition(xc, dt, imm.model, max_step_s=imm.max_step_s, j2_gradient=False)
-        pp = phi @ pc @ np.swapaxes(phi, -1, -2) + white_accel_q(dt, q)
-        grounded = geodetic_height(xp[:, :3], iterations=1) < GROUNDED_M
-        for i, ts in enumerate(live):
-            if t - ts.t > self.config.chunk_s:
-                ts.pred, ts.grounded = (t, xp[i], pp[i]), bool(grounded[i])
+        xp = xp[:, 0]
+        pp = phi @ pc @ np.swapaxes(phi, -1, -2) + kinematic_q9(dt, q, q_jerk)
+        coast = t - t0 > self.config.chunk_s
+        if coast.any():
+            cs = slots[coast]
+            tab.pred_t[cs], tab.pred_x[cs], tab.pred_p[cs] = t, xp[coast], pp[coast]
+            tab.pred_ok[cs] = True
+            tab.grounded[cs] = geodetic_height(xp[coast, :3], iterations=1) < GROUNDED_M
         return xp, pp, q
 
     def _associate(
@@ -479,40 +569,54 @@ class Fuser:
         t = np.array([m.t for m in ms])
         tc = 0.5 * (t[0] + t[-1])
         xc, pc, q = self._predict(live, float(tc))
-        acc = acceleration(xc, c.imm.model)[:, 3:]
+        acc = acceleration(xc[:, :6], c.imm.model)[:, 3:] + xc[:, 6:]
         dt = (t - tc)[:, None]  # (M, 1)
-        pred = xc[None, :, :3] + xc[None, :, 3:] * dt[..., None]
+        pred = xc[None, :, :3] + xc[None, :, 3:6] * dt[..., None]
         pred += 0.5 * acc[None] * (dt * dt)[..., None]
         delta = z[:, None, :] - pred  # (M, N, 3)
         d2e = np.einsum("mnk,mnk->mn", delta, delta)
         # Pre-gate: d^2 >= |delta|^2 / tr(S), so |delta|^2 > gate tr(S) cannot pass the gate.
         tr_s = (
             np.trace(pc[:, :3, :3], axis1=1, axis2=2)[None]
-            + 2 * dt * np.trace(pc[:, :3, 3:], axis1=1, axis2=2)[None]
+            + 2 * dt * np.trace(pc[:, :3, 3:6], axis1=1, axis2=2)[None]
         )
-        tr_s = tr_s + dt * dt * np.trace(pc[:, 3:, 3:], axis1=1, axis2=2)[None]
+        tr_s = tr_s + dt * dt * np.trace(pc[:, 3:6, 3:6], axis1=1, axis2=2)[None]
         tr_s = tr_s + np.trace(rr, axis1=1, axis2=2)[:, None] + q[None] * np.abs(dt) ** 3
         mi, ni = np.nonzero(d2e <= c.gate_chi2 * tr_s)
         if mi.size == 0:
             return [-1] * len(ms)
         dtp = dt[mi, 0][:, None, None]
-        s = pc[ni, :3, :3] + dtp * (pc[ni, :3, 3:] + pc[ni, 3:, :3]) + dtp * dtp * pc[ni, 3:, 3:]
+        s = pc[ni, :3, :3] + dtp * (pc[ni, :3, 3:6] + pc[ni, 3:6, :3])
+        s = s + dtp * dtp * pc[ni, 3:6, 3:6]
         s = s + rr[mi] + (q[ni] * np.abs(dtp[:, 0, 0]) ** 3 / 3.0)[:, None, None] * np.eye(3)
         dl = delta[mi, ni]
         d2 = np.einsum("pi,pi->p", dl, np.linalg.solve(s, dl[..., None])[..., 0])
         ok = d2 <= c.gate_chi2
+        mk, nk = mi[ok], ni[ok]
+        # A pair whose report gates no other track, and whose track no other pair asks for the
+        # same sensor's instant, is taken by the greedy assignment whatever the order: assign
+        # it directly; only contested pairs go through the greedy loop.
+        scans = _scan_groups(ms)[mk] * len(live) + nk
+        _, inverse, per_scan = np.unique(scans, return_inverse=True, return_counts=True)
+        alone = (np.bincount(mk, minlength=len(ms))[mk] == 1) & (per_scan[inverse] == 1)
+        direct = np.full(len(ms), -1)
+        direct[mk[alone]] = nk[alone]
+        out: list[int] = direct.tolist()
+        if alone.all():
+            return out
         # Cost: the negative log-likelihood d^2 + ln|S| (so a vague track does not capture
         # reports merely because its covariance is large), less a bonus where the sensor's own
         # uid went to that track before. Greedy global-nearest-neighbour assignment: cheapest
         # pairs first, and one sensor's reports of one instant go to different tracks.
-        cost = d2[ok] + np.linalg.slogdet(s[ok])[1]
-        out = [-1] * len(ms)
+        rest = np.flatnonzero(ok)[~alone]
+        cost = d2[rest] + np.linalg.slogdet(s[rest])[1]
         taken: set[tuple[int, str, str, float]] = set()
-        hints = [self._hint.get((m.key[1], m.key[2], u)) for m, u in zip(ms, uids, strict=True)]
-        pairs = sorted(
-            (v - (HINT_BONUS if hints[k] == live[n].id else 0.0), k, n)
-            for v, k, n in zip(cost.tolist(), mi[ok].tolist(), ni[ok].tolist(), strict=True)
-        )
+        pairs = []
+        for v, k, n in zip(cost.tolist(), mi[rest].tolist(), ni[rest].tolist(), strict=True):
+            m = ms[k]
+            hint = self._hint.get((m.key[1], m.key[2], uids[k]))
+            pairs.append((v - (HINT_BONUS if hint == live[n].id else 0.0), k, n))
+        pairs.sort()
         for _, k, n in pairs:
             key = ms[k].key
             scan = (n, key[1], key[2], key[0])
@@ -533,8 +637,18 @@ class Fuser:
             return
         self._init.remove(seed)
         first, last = seed.items[0], seed.items[-1]
-        mu, xm, pm = freeze(np.array([0.5, 0.5]), np.stack([x, x]), np.stack([p, p]))
-        x, p = freeze(x, p)
+        # Each mode starts from the fit under its own model: a = 0, or a with its prior.
+        # Both fits are inflated by q_manoeuvre over the span: the seed may straddle a change of
+        # thrust (burn-out, staging) that neither model has.
+        x9, p9 = fit_powered(
+            seed.items, imm.accel_prior_m_s2, imm.q_manoeuvre, imm.q_jerk, imm.model
+        )
+        xm = np.zeros((2, 9))
+        pm = np.zeros((2, 9, 9))
+        xm[0, :6], pm[0, :6, :6], xm[1], pm[1] = x, p, x9, p9
+        mu = np.array([0.5, 0.5])
+        xc, pc = combine(mu[None], xm[None], pm[None])
+        mu, xm, pm, x, p = freeze(mu, xm, pm, xc[0], pc[0])
         tid = track_id(first.key)
         if tid in self._tracks:  # cannot happen after de-duplication; never overwrite a track
             return
@@ -553,7 +667,10 @@ class Fuser:
             created=last.t,
             phase=initial_phase(hae, v_up, sigma),
             n_reports=len(seed.items),
+            table=self._table,
+            slot=self._table.take(),
         )
+        ts.set_state(last.t, mu, xm, pm)
         for m in seed.items:
             ts.nations.add(m.nation)
             ts.sensors.add(m.source)
@@ -572,6 +689,28 @@ class Fuser:
         ]
         if len(live) < 2 or not young:
             return
+        # Pre-gate on the states as they are, moved linearly to t_ref (generously: 4 times the
+        # gate's variance plus 3 km), so that only plausible pairs are predicted exactly.
+        tab = self._table
+        slots = np.fromiter((ts.slot for ts in live), dtype=np.intp, count=len(live))
+        near = tab.xc[slots, :3] + tab.xc[slots, 3:6] * (t_ref - tab.t[slots])[:, None]
+        var = np.trace(tab.pc[slots, :3, :3], axis1=1, axis2=2)
+        yi = np.array(young)
+        dd = near[yi][:, None, :] - near[None, :, :]
+        loose = (
+            np.einsum("abk,abk->ab", dd, dd)
+            <= 4.0 * self.config.merge_chi2 * (var[yi][:, None] + var) + 3000.0**2
+        )
+        loose[np.arange(yi.size), yi] = False
+        if not loose.any():
+            return
+        keep_rows = np.union1d(yi[loose.any(axis=1)], np.flatnonzero(loose.any(axis=0)))
+        young = [i for i in young if i in set(keep_rows.tolist())]
+        remap = {int(r): n for n, r in enumerate(keep_rows)}
+        live = [live[int(r)] for r in keep_rows]
+        young = [remap[i] for i in young]
+        if len(live) < 2 or not young:
+            return
         xc, pc, _ = self._predict(live, t_ref)
         idx = np.array(young)
         d = xc[idx][:, None, :3] - xc[None, :, :3]
@@ -584,8 +723,11 @@ class Fuser:
             ta, tb = live[i], live[int(j)]
             if ta.id in gone or tb.id in gone:
                 continue
-            dx = xc[i] - xc[j]
-            if float(dx @ np.linalg.solve(pc[i] + pc[j], dx)) > self.config.merge_chi2:
+            dx = xc[i, :6] - xc[j, :6]
+            if (
+                float(dx @ np.linalg.solve(pc[i, :6, :6] + pc[j, :6, :6], dx))
+                > self.config.merge_chi2
+            ):
                 continue
             keep, lose = (ta, tb) if ta.key < tb.key else (tb, ta)
             better = ta if tr[i] <= tr[j] else tb
@@ -594,7 +736,7 @@ class Fuser:
             changed[keep.id] = keep
             changed[lose.id] = lose
         for tid in gone:
-            del self._tracks[tid]
+            self._table.release(self._tracks.pop(tid).slot)
         if gone:
             self._hint = {k: gone.get(v, v) for k, v in self._hint.items()}
 
@@ -622,7 +764,15 @@ class Fuser:
 
     def _prune(self, now: float, changed: dict[str, TrackState]) -> None:
         c = self.config
-        for ts in list(self._tracks.values()):
+        live = list(self._tracks.values())
+        if not live:
+            return self._forget(now)
+        # Only a tentative track, or one silent for half the shortest coasting limit, can go.
+        slots = np.fromiter((ts.slot for ts in live), dtype=np.intp, count=len(live))
+        quiet = (now - self._table.t[slots] > 0.5 * c.max_coast_s).tolist()
+        for ts, q in zip(live, quiet, strict=True):
+            if not q and ts.status is not TrackStatus.TENTATIVE:
+                continue
             coast = c.max_coast_s
             if ts.phase is Phase.MIDCOURSE and ts.status is TrackStatus.CONFIRMED:
                 coast = c.max_coast_midcourse_s
@@ -637,8 +787,14 @@ class Fuser:
             if stale or unconfirmed:
                 ts.status = TrackStatus.DROPPED
                 del self._tracks[ts.id]
+                self._table.release(ts.slot)
                 changed[ts.id] = ts
                 self.stats["tracks_dropped"] += 1
+        self._forget(now)
+
+    def _forget(self, now: float) -> None:
+        """Forget the keys of reports too old to come again, and hints to ended tracks."""
+        c = self.config
         horizon = now - max(c.history_s, c.max_coast_s) - c.max_future_s
         while self._seen_order and self._seen_order[0][0] < horizon:
             self._seen.pop(self._seen_order.popleft(), None)
@@ -663,12 +819,23 @@ class Fuser:
         if not any(ts.impact is None or ts.t - ts.impact_t >= every for ts in live):
             return
         due = [ts for ts in live if ts.impact is None or ts.t - ts.impact_t >= every / 2]
-        starts = [(ts.xc, ts.pc) if ts.phase is Phase.BOOST else (ts.x[0], ts.p[0]) for ts in due]
+        starts = [
+            (ts.x[0, :6], ts.p[0, :6, :6])
+            if ts.phase is Phase.MIDCOURSE
+            else (ts.xc[:6], ts.pc[:6, :6])
+            for ts in due
+        ]
+        drag = [
+            drag_estimate(ts.xc, ts.pc) if ts.phase is Phase.TERMINAL else (0.0, 0.0) for ts in due
+        ]
+        with_drag = any(ts.phase is Phase.TERMINAL for ts in due)
         impacts = propagate_to_impact_many(
             np.stack([s[0] for s in starts]),
             np.stack([s[1] for s in starts]),
             np.array([ts.t for ts in due]),
             self.config.imm.model,
+            inv_beta=[d[0] for d in drag] if with_drag else None,
+            inv_beta_sigma=[d[1] for d in drag] if with_drag else None,
         )
         for ts, imp in zip(due, impacts, strict=True):
             ts.impact, ts.impact_t = imp, ts.t
@@ -679,8 +846,8 @@ class Fuser:
         # are snapshots.
         return Track(
             id=ts.id,
-            x=ts.xc,
-            P=ts.pc,
+            x=ts.xc[:6],
+            P=ts.pc[:6, :6],
             last_time=ts.t,
             nations=ts.nation_names(),
             sensors=ts.sensor_names(),
@@ -688,8 +855,10 @@ class Fuser:
             status=ts.status,
             n_reports=ts.n_reports,
             p_manoeuvre=float(ts.mu[1]),
-            x_ballistic=ts.x[0],
-            P_ballistic=ts.p[0],
+            x_ballistic=ts.x[0, :6],
+            P_ballistic=ts.p[0, :6, :6],
             impact=ts.impact,
             merged_into=ts.merged_into,
+            accel=ts.xc[6:],
+            drag=drag_estimate(ts.xc, ts.pc) if ts.phase is Phase.TERMINAL else None,
         )

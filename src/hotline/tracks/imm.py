@@ -1,39 +1,52 @@
 """Interacting multiple model (IMM) extended Kalman filter, vectorised over tracks.
 
-Each track carries two modes over the same state ``x = [r, v]`` (ECEF, m and m/s) and the same
-dynamics (``ballistics``: J2 gravity in the rotating frame), differing only in process noise:
+State ``x = [r, v, a]`` (``ballistics.N_STATE = 9``): ECEF position (m), Earth-relative velocity
+(m/s) and the non-gravitational specific force ``a`` (m/s^2), on top of J2 gravity in the rotating
+frame (``ballistics.transition9``). Two modes:
 
-* mode 0, **ballistic**: white acceleration of power spectral density ``q_ballistic`` (m^2/s^3),
-  small, for unpowered flight above the atmosphere;
-* mode 1, **manoeuvre**: ``q_manoeuvre``, large, standing in for the unmodelled thrust of the boost
-  phase and the unmodelled drag of the terminal phase.
+* mode 0, **ballistic**: ``a = 0`` exactly (its rows and columns of ``P`` are zero); white
+  acceleration of power spectral density ``q_ballistic`` (m^2/s^3), small, for unpowered flight
+  above the atmosphere;
+* mode 1, **powered**: ``a`` is a Wiener process (white jerk of density ``q_jerk``, m^2/s^5; the
+  "Wiener-process acceleration" model of BLK sec. 6.2.3) plus white acceleration ``q_powered``.
+  It follows the thrust of the boost phase (which grows as propellant burns and turns with the
+  pitch programme) and the drag of re-entry without the lag of a white-noise model, so that
+  burn-out shows up within seconds as the powered mode keeps predicting thrust that is gone.
+
+The modes' states have different dimensions (6 and 9). Mixing follows Granstrom, Willett and
+Bar-Shalom, "Systematic approach to IMM mixing for unequal dimension states", IEEE T-AES 51(4),
+2015: the ballistic mode's state is augmented with ``a ~ N(0, accel_prior_m_s2^2 I)`` when it is
+mixed into the powered mode (a neutral prior for an acceleration it does not estimate), and the
+mixture for the ballistic mode keeps only its ``(r, v)`` marginal (``a = 0``).
 
 One filter cycle per measurement (Bar-Shalom, Li and Kirubarajan, "Estimation with Applications
 to Tracking and Navigation", Wiley 2001, hereafter BLK, sec. 11.6.6):
 
 1. mode transition probabilities for the elapsed time ``dt``:
-   ``p01 = 1 - exp(-|dt| / tau_to_manoeuvre)``, ``p10 = 1 - exp(-|dt| / tau_to_ballistic)``
-   (a continuous-time Markov chain; both times may differ per track with its flight phase:
-   in midcourse a ballistic missile cannot manoeuvre, so ``tau_midcourse_s`` keeps the
-   manoeuvre mode's spread out of the ballistic estimate; in boost the manoeuvre mode is
-   sticky, ``tau_boost_to_ballistic_s``, so that a weak thrust under noisy reports is not
-   taken for burn-out by the prior alone: see ``trackstate.mode_taus``);
+   ``p01 = 1 - exp(-|dt| / tau_to_powered)``, ``p10 = 1 - exp(-|dt| / tau_to_ballistic)``
+   (a continuous-time Markov chain; both times depend on the track's flight phase,
+   ``trackstate.mode_taus``: in midcourse a ballistic missile cannot manoeuvre, so the powered
+   mode is shut; in boost and re-entry it is sticky);
    predicted mode probabilities ``c_j = sum_i p_ij mu_i`` and mixing weights
    ``mu_i|j = p_ij mu_i / c_j``;
 2. mixing: ``x0_j = sum_i mu_i|j x_i``,
-   ``P0_j = sum_i mu_i|j (P_i + (x_i - x0_j)(x_i - x0_j)^T)``;
-3. EKF prediction of each mode: ``x_j- = f(x0_j, dt)`` (RK4), ``P_j- = Phi P0_j Phi^T + Q_j(dt)``
-   with ``Phi`` from ``ballistics.transition`` (at mode 0's mean, shared) and ``Q_j`` from
-   ``ballistics.white_accel_q``;
-4. Kalman update with a position measurement ``z`` (ECEF, covariance ``R``), ``H = [I 0]``:
+   ``P0_j = sum_i mu_i|j (P_i + (x_i - x0_j)(x_i - x0_j)^T)`` (with the augmentation above);
+3. EKF prediction of each mode: ``x_j- = f(x0_j, dt)``, ``P_j- = Phi P0_j Phi^T + Q_j(dt)``
+   with ``Phi`` from ``ballistics.transition9`` (at mode 0's mean, shared: the modes' means
+   differ by metres, the Jacobians by nothing that matters) and ``Q_j`` from
+   ``ballistics.kinematic_q9``;
+4. Kalman update with a position measurement ``z`` (ECEF, covariance ``R``), ``H = [I 0 0]``:
    ``nu = z - H x-``, ``S = H P- H^T + R``, ``K = P- H^T S^-1``, Joseph form
-   ``P+ = (I - K H) P- (I - K H)^T + K R K^T`` (BLK eq. 5.2.3-18), symmetrised;
+   ``P+ = (I - K H) P- (I - K H)^T + K R K^T`` (BLK eq. 5.2.3-18), symmetrised. ``(I - K H)``
+   differs from ``I`` in three columns only, so ``(I - K H) P = P - K P[:3]`` and
+   ``(I - K H) P (I - K H)^T = Y - Y[:, :3] K^T`` with ``Y = (I - K H) P``: the same products,
+   without the 9x9 multiplications;
 5. mode probabilities ``mu_j = N(nu_j; 0, S_j) c_j / sum_k N(nu_k; 0, S_k) c_k``;
 6. combined estimate (for output only): ``x = sum_j mu_j x_j``,
    ``P = sum_j mu_j (P_j + (x_j - x)(x_j - x)^T)``.
 
-Every function takes ``k`` tracks stacked on the first axis: ``mu (k, 2)``, ``x (k, 2, 6)``,
-``P (k, 2, 6, 6)``.
+Every function takes ``k`` tracks stacked on the first axis: ``mu (k, 2)``, ``x (k, 2, 9)``,
+``P (k, 2, 9, 9)``; every step is a fixed number of NumPy calls whatever ``k``.
 """
 
 from __future__ import annotations
@@ -44,87 +57,171 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from hotline.tracks.ballistics import VACUUM, ForceModel, propagate, transition, white_accel_q
+from hotline.tracks.ballistics import (
+    BLOCK_OF,
+    N_STATE,
+    Q_POWERS,
+    SAME_AXIS,
+    VACUUM,
+    ForceModel,
+    transition9,
+)
 
 F64 = NDArray[np.float64]
 
-#: Number of IMM modes: 0 ballistic, 1 manoeuvre.
+#: Number of IMM modes: 0 ballistic, 1 powered (thrust or drag).
 N_MODES = 2
 _LOG_2PI_3 = 3.0 * math.log(2.0 * math.pi)
+_EYE3 = np.eye(3)
 
 
 @dataclass(frozen=True, slots=True)
 class ImmParams:
     """Tuning of the two-mode IMM.
 
-    ``q_ballistic`` and ``q_manoeuvre``: process noise power spectral densities (m^2/s^3);
-    ``sqrt(q)`` is the 1-sigma velocity random walk per sqrt(second). ``tau_to_manoeuvre_s``,
-    ``tau_to_ballistic_s``: mean sojourn times (s) setting the mode switching probabilities;
-    ``tau_midcourse_s`` replaces ``tau_to_manoeuvre_s`` in midcourse and
-    ``tau_boost_to_ballistic_s`` replaces ``tau_to_ballistic_s`` in boost.
-    ``max_step_s``: largest RK4 sub-step of a prediction.
+    ``q_ballistic``: white acceleration density (m^2/s^3) of the ballistic mode. ``q_jerk``
+    (m^2/s^5) and ``q_powered`` (m^2/s^3): white jerk and white acceleration of the powered mode
+    (``sqrt(q_jerk)`` is the 1-sigma random walk of the thrust acceleration per sqrt(second):
+    the notional boosters' thrust grows by up to 2 m/s^3 and turns by 1 degree/s).
+    ``accel_prior_m_s2``: 1-sigma per axis of the thrust acceleration of a new track and when
+    the powered mode is entered from the ballistic one; ``terminal_accel_prior_m_s2`` in
+    re-entry, where drag builds up from nothing. ``q_manoeuvre``: white acceleration (m^2/s^3) that
+    sizes association gates and the covariance of new tracks for what no mode predicts (thrust
+    switched on or off, staging). ``tau_*``: mean sojourn times (s) setting the mode switching
+    probabilities per flight phase (``trackstate.mode_taus``).
+    ``max_step_s``: largest RK4 sub-step of a long prediction; ``taylor_max_s``: predictions up
+    to this long take one third-order Taylor step (``ballistics.transition9``).
     """
 
-    q_ballistic: float = 1e-4
+    q_ballistic: float = 1e-6
+    q_jerk: float = 4.0
+    q_powered: float = 1.0
+    accel_prior_m_s2: float = 30.0
+    terminal_accel_prior_m_s2: float = 2.0
     q_manoeuvre: float = 1.0e4
-    tau_to_manoeuvre_s: float = 200.0
+    tau_to_powered_s: float = 200.0
     tau_midcourse_s: float = 1.0e6
     tau_to_ballistic_s: float = 15.0
     tau_boost_to_ballistic_s: float = 300.0
-    max_step_s: float = 10.0
+    tau_terminal_to_powered_s: float = 10.0
+    tau_terminal_to_ballistic_s: float = 300.0
+    max_step_s: float = 30.0
+    taylor_max_s: float = 5.0
     model: ForceModel = VACUUM
 
     def q(self) -> F64:
-        """Process noise densities per mode ``(2,)``."""
-        return np.array([self.q_ballistic, self.q_manoeuvre])
+        """White acceleration densities per mode ``(2,)``."""
+        return np.array([self.q_ballistic, self.q_powered])
+
+    def q_jerks(self) -> F64:
+        """White jerk densities per mode ``(2,)`` (none in the ballistic mode)."""
+        return np.array([0.0, self.q_jerk])
+
+
+def switching(params: ImmParams) -> F64:
+    """The default per-track switching row ``(1, 4)``: mean sojourn times (s) before switching
+    to the powered and to the ballistic mode, the 1-sigma (m/s^2) of the acceleration the
+    powered mode is given when it takes over from the ballistic one, and 1 if the powered
+    mode's estimate is mixed into the ballistic mode (0: not, see ``mix``)."""
+    return np.array(
+        [[params.tau_to_powered_s, params.tau_to_ballistic_s, params.accel_prior_m_s2, 1.0]]
+    )
 
 
 def transition_probabilities(dt: F64, params: ImmParams, taus: F64 | None = None) -> F64:
     """Mode transition matrices ``(k, 2, 2)``, ``[i, j] = P(mode j now | mode i before)``;
-    ``taus (k, 2)`` (to manoeuvre, to ballistic) override ``params``' per track."""
+    ``taus (k, 2+)`` (to powered, to ballistic, ...) override ``params``' per track
+    (``switching``, ``trackstate.mode_taus``)."""
     a = np.abs(dt)
     if taus is None:
-        taus = np.array([[params.tau_to_manoeuvre_s, params.tau_to_ballistic_s]])
-    p01 = -np.expm1(-a / taus[:, 0])
-    p10 = -np.expm1(-a / taus[:, 1])
-    out: F64 = np.stack([np.stack([1 - p01, p01], -1), np.stack([p10, 1 - p10], -1)], -2)
+        taus = switching(params)
+    p = -np.expm1(-a[:, None] / taus[:, :2])  # (k, 2): p01, p10
+    out = np.empty((a.shape[0], 2, 2))
+    out[:, 0, 1] = p[:, 0]
+    out[:, 0, 0] = 1.0 - p[:, 0]
+    out[:, 1, 0] = p[:, 1]
+    out[:, 1, 1] = 1.0 - p[:, 1]
     return out
 
 
 def mix(
     mu: F64, x: F64, p: F64, dt: F64, params: ImmParams, taus: F64 | None = None
 ) -> tuple[F64, F64, F64]:
-    """Steps 1-2: predicted mode probabilities ``c (k, 2)`` and mixed ``x0 (k, 2, 6)``,
-    ``P0 (k, 2, 6, 6)``."""
+    """Steps 1-2: predicted mode probabilities ``c (k, 2)`` and mixed ``x0 (k, 2, 9)``,
+    ``P0 (k, 2, 9, 9)``. ``taus (k, 4)``: per track, the switching times, the acceleration
+    prior and whether the ballistic mode takes a share of the powered mode's estimate
+    (``switching``). Where it does not (midcourse: a coasting body cannot have been powered a
+    moment ago, so the powered mode's estimate, fitted to noise, has nothing to give), the
+    ballistic mode's mixing weights are ``mu_0|0 = 1``, ``mu_1|0 = 0`` while the mode
+    probabilities still follow the Markov chain."""
+    k = mu.shape[0]
+    if taus is None:
+        taus = switching(params)
     pi = transition_probabilities(dt, params, taus)
-    c = (mu[:, :, None] * pi).sum(axis=1)
+    c = np.einsum("ki,kij->kj", mu, pi)
     w = pi * mu[:, :, None] / np.maximum(c, 1e-300)[:, None, :]  # w[k, i, j] = mu_i|j
-    x0 = np.swapaxes(w, 1, 2) @ x  # x0[k, j] = sum_i w[k, i, j] x[k, i]
-    p0 = np.empty_like(p)
-    for j in range(N_MODES):  # written out: with two modes this beats a 3-operand einsum
-        d = x - x0[:, None, j, :]  # (k, 2, 6): x_i - x0_j
-        spread = d[:, :, :, None] * d[:, :, None, :]
-        wj = w[:, :, j, None, None]
-        p0[:, j] = (wj * (p + spread)).sum(axis=1)
+    w[:, 1, 0] *= taus[:, 3]
+    w[:, 0, 0] = 1.0 - w[:, 1, 0]
+    wt = np.swapaxes(w, 1, 2)  # wt[k, j, i]
+    x0 = wt @ x
+    p0 = (wt @ p.reshape(k, N_MODES, N_STATE * N_STATE)).reshape(k, N_MODES, N_STATE, N_STATE)
+    # The ballistic mode's a ~ N(0, prior^2 I) where it is mixed into the powered mode.
+    p0[:, 1, 6:, 6:] += (taus[:, 2] ** 2 * w[:, 0, 1])[:, None, None] * _EYE3
+    d = x[:, None, :, :] - x0[:, :, None, :]  # d[k, j, i] = x_i - x0_j
+    p0 += np.swapaxes(d * wt[..., None], -1, -2) @ d
+    # The ballistic mode keeps the (r, v) marginal and a = 0.
+    x0[:, 0, 6:] = 0.0
+    p0[:, 0, 6:, :] = 0.0
+    p0[:, 0, :, 6:] = 0.0
     return c, x0, p0
 
 
-def predict(x: F64, p: F64, dt: F64, params: ImmParams) -> tuple[F64, F64]:
-    """Step 3 for every mode: ``x (k, 2, 6)``, ``P (k, 2, 6, 6)`` moved by ``dt (k,)`` seconds.
+_Q_COEF: dict[ImmParams, F64] = {}
 
-    Both modes' means are propagated; the transition matrix is computed once per track, at
-    the ballistic mode's mixed mean (the two means differ by metres, the Jacobians by
-    nothing that matters), and applied to both covariances.
-    """
-    k = x.shape[0]
-    x0p, phi = transition(
-        x[:, 0], dt, params.model, max_step_s=params.max_step_s, j2_gradient=False
+
+def process_noise(dt: F64, params: ImmParams) -> F64:
+    """``Q_j(dt)`` of both modes ``(k, 2, 9, 9)``: ``ballistics.kinematic_q9`` with each mode's
+    densities, as one product of the powers ``|dt|^1..5`` with a per-``params`` coefficient
+    matrix (the same numbers, in fewer array operations)."""
+    coef = _Q_COEF.get(params)
+    if coef is None:
+        dens = np.stack([params.q(), params.q_jerks()])  # (2 densities, 2 modes)
+        coef = np.einsum("pdab,dm->pmab", Q_POWERS, dens).reshape(5, N_MODES * 9)
+        _Q_COEF[params] = coef
+    h = np.abs(dt)[:, None]
+    powers = np.cumprod(np.broadcast_to(h, (h.shape[0], 5)), axis=1)
+    t = (powers @ coef).reshape(-1, N_MODES, 3, 3)
+    out: F64 = t[:, :, BLOCK_OF[:, None], BLOCK_OF[None, :]] * SAME_AXIS
+    return out
+
+
+def predict(x: F64, p: F64, dt: F64, params: ImmParams) -> tuple[F64, F64]:
+    """Step 3 for every mode: ``x (k, 2, 9)``, ``P (k, 2, 9, 9)`` moved by ``dt (k,)`` seconds."""
+    xp, phi = transition9(
+        x, dt, params.model, max_step_s=params.max_step_s, taylor_max_s=params.taylor_max_s
     )
-    x1p = propagate(x[:, 1], dt, params.model, max_step_s=params.max_step_s)
-    xp = np.stack([x0p, x1p], axis=1)
-    q = white_accel_q(np.repeat(dt, N_MODES), np.tile(params.q(), k)).reshape(k, N_MODES, 6, 6)
-    pp = phi[:, None] @ p @ np.swapaxes(phi, -1, -2)[:, None] + q
+    phi_m = phi[:, None]
+    pp = phi_m @ p @ np.swapaxes(phi_m, -1, -2)
+    pp += process_noise(dt, params)
     return xp, pp
+
+
+def inv_sym3(s: F64) -> tuple[F64, F64]:
+    """Inverse ``(..., 3, 3)`` and determinant ``(...)`` of symmetric 3x3 matrices by the
+    adjugate (cofactors), ``S^-1 = adj(S) / det(S)``: a dozen array operations whatever the
+    stack's size, where a LAPACK call per matrix costs more than the arithmetic."""
+    a, b, c = s[..., 0, 0], s[..., 0, 1], s[..., 0, 2]
+    d, e, f = s[..., 1, 1], s[..., 1, 2], s[..., 2, 2]
+    adj = np.empty_like(s)
+    adj[..., 0, 0] = d * f - e * e
+    adj[..., 0, 1] = adj[..., 1, 0] = c * e - b * f
+    adj[..., 0, 2] = adj[..., 2, 0] = b * e - c * d
+    adj[..., 1, 1] = a * f - c * c
+    adj[..., 1, 2] = adj[..., 2, 1] = b * c - a * e
+    adj[..., 2, 2] = a * d - b * b
+    det = a * adj[..., 0, 0] + b * adj[..., 0, 1] + c * adj[..., 0, 2]
+    out: F64 = adj / det[..., None, None]
+    return out, det
 
 
 def update(x: F64, p: F64, z: F64, r: F64) -> tuple[F64, F64, F64]:
@@ -133,16 +230,21 @@ def update(x: F64, p: F64, z: F64, r: F64) -> tuple[F64, F64, F64]:
     Returns updated ``x``, ``P`` and the log-likelihoods ``(k, 2)`` of the innovations.
     """
     nu = z[:, None, :] - x[..., :3]
-    s = p[..., :3, :3] + r[:, None]
-    s_inv = np.linalg.inv(s)
-    gain = p[..., :, :3] @ s_inv  # (k, 2, 6, 3)
-    xu = x + (gain @ nu[..., None])[..., 0]
-    ikh = np.broadcast_to(np.eye(6), (*gain.shape[:-2], 6, 6)).copy()
-    ikh[..., :, :3] -= gain
-    pu = ikh @ p @ np.swapaxes(ikh, -1, -2) + gain @ r[:, None] @ np.swapaxes(gain, -1, -2)
+    ph = p[..., :, :3]  # P H^T  (k, 2, 9, 3)
+    rm = r[:, None]
+    s = ph[..., :3, :] + rm
+    s = 0.5 * (s + np.swapaxes(s, -1, -2))
+    s_inv, det = inv_sym3(s)
+    gain = ph @ s_inv  # (k, 2, 9, 3)
+    s_nu = (s_inv @ nu[..., None])[..., 0]
+    xu = x + (ph @ s_nu[..., None])[..., 0]
+    kt = np.swapaxes(gain, -1, -2)
+    y = p - gain @ p[..., :3, :]  # (I - K H) P
+    pu = y - y[..., :, :3] @ kt  # (I - K H) P (I - K H)^T
+    pu += gain @ rm @ kt
     pu = 0.5 * (pu + np.swapaxes(pu, -1, -2))
-    nis = (nu[..., None, :] @ s_inv @ nu[..., None])[..., 0, 0]
-    loglik: F64 = -0.5 * (nis + np.log(np.linalg.det(s)) + _LOG_2PI_3)
+    nis = np.einsum("kmi,kmi->km", nu, s_nu)
+    loglik: F64 = -0.5 * (nis + np.log(det) + _LOG_2PI_3)
     return xu, pu, loglik
 
 
@@ -169,10 +271,12 @@ def step(
 
 
 def combine(mu: F64, x: F64, p: F64) -> tuple[F64, F64]:
-    """Step 6: combined state ``(k, 6)`` and covariance ``(k, 6, 6)``."""
-    xc = np.einsum("km,kmd->kd", mu, x)
+    """Step 6: combined state ``(k, 9)`` and covariance ``(k, 9, 9)``."""
+    k = mu.shape[0]
+    xc = (mu[:, None, :] @ x)[:, 0]
     d = x - xc[:, None, :]
-    pc = np.einsum("km,kmde->kde", mu, p) + np.einsum("km,kmd,kme->kde", mu, d, d)
+    pc = (mu[:, None, :] @ p.reshape(k, N_MODES, N_STATE * N_STATE)).reshape(k, N_STATE, N_STATE)
+    pc += np.swapaxes(d * mu[:, :, None], 1, 2) @ d
     pc = 0.5 * (pc + np.swapaxes(pc, -1, -2))
     return xc, pc
 
@@ -181,7 +285,7 @@ def predict_only(
     mu: F64, x: F64, p: F64, dt: F64, params: ImmParams, taus: F64 | None = None
 ) -> tuple[F64, F64, F64]:
     """Steps 1-3 without a measurement (for gating and merging): predicted mode probabilities
-    ``(k, 2)``, states ``(k, 2, 6)`` and covariances ``(k, 2, 6, 6)``; ``combine`` them for the
+    ``(k, 2)``, states ``(k, 2, 9)`` and covariances ``(k, 2, 9, 9)``; ``combine`` them for the
     output estimate."""
     c, x0, p0 = mix(mu, x, p, dt, params, taus)
     xp, pp = predict(x0, p0, dt, params)

@@ -13,10 +13,16 @@ initialization", IEEE T-AES 33(4), 1997): the model is ``z_k = r + v d_k + a d_k
 
     J = sum_k H_k^T R_k^-1 H_k,  H_k = [I, d_k I],   x = J^-1 sum_k H_k^T R_k^-1 (z_k - a d_k^2/2)
 
-``P = J^-1 + Q_man(span)``: the information of the fit plus the manoeuvre-mode process noise over
-the span, for the thrust the fit does not model. The fit is accepted when its residual
-``sum nu_k^T R_k^-1 nu_k`` is below the 99.9 % chi-square quantile of ``3m - 6`` degrees of
-freedom; otherwise the oldest report is dropped (it was probably another object's).
+``P = J^-1 + Q(span)``: the information of the fit plus process noise over the span. The fit
+is accepted when its residual ``sum nu_k^T R_k^-1 nu_k`` is below the 99.9 % chi-square
+quantile of ``3m - 6`` degrees of freedom; otherwise the oldest report is dropped (it was
+probably another object's).
+
+The IMM's powered mode also needs the thrust acceleration ``a`` (``imm``): ``fit_powered``
+estimates ``[r, v, a]`` from the model ``z_k = r + v d_k + (g + a) d_k^2 / 2 + w_k`` with the
+prior ``a ~ N(0, sigma_a^2 I)`` (a Bayesian least-squares fit: the prior adds ``I / sigma_a^2``
+to the information of ``a``; with two or three reports ``a`` is mostly the prior's), so each
+mode starts from the estimate conditioned on its own model.
 """
 
 from __future__ import annotations
@@ -24,10 +30,17 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+import msgspec
 import numpy as np
 from numpy.typing import NDArray
 
-from hotline.tracks.ballistics import VACUUM, ForceModel, acceleration, white_accel_q
+from hotline.tracks.ballistics import (
+    VACUUM,
+    ForceModel,
+    acceleration,
+    kinematic_q9,
+    white_accel_q,
+)
 
 F64 = NDArray[np.float64]
 
@@ -38,14 +51,15 @@ ReportKey = tuple[float, str, str, str]
 _CHI2_999 = {3: 16.27, 6: 22.46, 9: 27.88, 12: 32.91, 15: 37.70, 18: 42.31, 21: 46.80}
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class Measurement:
-    """One usable report as an ECEF position ``z (3,)`` with covariance ``r (3, 3)`` at ``t``."""
+class Measurement(msgspec.Struct, frozen=True, eq=False):
+    """One usable report as an ECEF position ``z (3,)`` with covariance ``r (3, 3)`` at ``t``;
+    ``row``: its row in the arrays of the ``Fuser.ingest`` call that made it (-1: none)."""
 
     t: float
     z: F64
     r: F64
     key: ReportKey
+    row: int = -1
 
     @property
     def nation(self) -> str:
@@ -105,6 +119,36 @@ def fit_initial(
     p = np.linalg.inv(j) + white_accel_q(float(-d[0]), q_inflate)
     p = 0.5 * (p + p.T)
     return x, p, chi2
+
+
+def fit_powered(
+    items: list[Measurement],
+    accel_prior_m_s2: float,
+    q_accel: float,
+    q_jerk: float,
+    model: ForceModel = VACUUM,
+) -> tuple[F64, F64]:
+    """Least-squares ``[r, v, a]`` ``(9,)`` at the latest item's time and its covariance
+    ``(9, 9)`` under the prior ``a ~ N(0, accel_prior_m_s2^2 I)``, plus the process noise of
+    white acceleration ``q_accel`` and white jerk ``q_jerk`` over the span (see module doc)."""
+    t = np.array([m.t for m in items])
+    z = np.stack([m.z for m in items])
+    r_inv = np.linalg.inv(np.stack([m.r for m in items]))
+    d = t - t[-1]
+    coef = np.stack([np.ones_like(d), d, 0.5 * d * d], axis=-1)  # (m, 3): r, v, a
+    j = np.einsum("mi,mj,mab->iajb", coef, coef, r_inv).reshape(9, 9)
+    j[6:, 6:] += np.eye(3) / accel_prior_m_s2**2
+    g = acceleration(np.concatenate([z.mean(axis=0), np.zeros(3)]), model)[3:]
+    x = np.zeros(9)
+    for _ in range(2):
+        y = z - 0.5 * g * (d * d)[:, None]
+        ry = np.einsum("kij,kj->ki", r_inv, y)
+        b = np.einsum("mi,ma->ia", coef, ry).reshape(9)
+        x = np.linalg.solve(j, b)
+        g = acceleration(x[:6], model)[3:]
+    p = np.linalg.inv(j) + kinematic_q9(float(-d[0]), q_accel, q_jerk)
+    p = 0.5 * (p + p.T)
+    return x, p
 
 
 class Initiator:

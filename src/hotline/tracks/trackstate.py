@@ -9,7 +9,9 @@ the run restarts from the posterior just before it and replays the later reports
 out-of-sequence measurements in tracking: exact solution", IEEE T-AES 38(3), 2002, sec. 1).
 
 A batch of runs is executed one report per track per pass, every pass one vectorised IMM cycle
-over all the tracks that still have reports, so the Python overhead is per pass, not per report.
+over all the tracks that still have reports, so the Python overhead is per pass, not per report;
+the tracks' current states are gathered from and written back to a struct-of-arrays
+``StateTable`` (one row per live track) instead of being stacked track by track.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from hotline.tracks.ballistics import Impact
+from hotline.tracks.ballistics import N_STATE, Impact
 from hotline.tracks.geodesy import ecef_to_geodetic, enu_rotation
 from hotline.tracks.imm import ImmParams, combine, step
 from hotline.tracks.initiation import Measurement, ReportKey
@@ -32,12 +34,12 @@ F64 = NDArray[np.float64]
 #: Below this height a climbing new track is taken to be in boost.
 BOOST_CEILING_M = 150_000.0
 #: Descending below this height is re-entry: the terminal phase.
-TERMINAL_CEILING_M = 100_000.0
-#: Burn-out: the manoeuvre-mode probability stayed below this for ``CALM_S`` seconds.
+TERMINAL_CEILING_M = 60_000.0
+#: Burn-out: the powered-mode probability stayed below this for ``CALM_S`` seconds.
 CALM_P_MANOEUVRE = 0.2
-CALM_S = 10.0
+CALM_S = 6.0
 #: Powered flight again (a later stage, or burn-out declared too early under noisy reports):
-#: the manoeuvre mode is this probable while the track climbs below ``BOOST_CEILING_M``.
+#: the powered mode is this probable while the track climbs below ``BOOST_CEILING_M``.
 THRUST_P_MANOEUVRE = 0.9
 #: History is trimmed in slices of this many seconds beyond ``history_s``.
 TRIM_SLACK_S = 10.0
@@ -64,25 +66,103 @@ def freeze(*arrays: F64) -> tuple[F64, ...]:
     return arrays
 
 
-@dataclass(slots=True)
 class Post:
     """Posterior of a track after one applied measurement, and the phase whose mode switching
-    times were used for it (a replay uses the same, so that re-filtering is exact)."""
+    times were used for it (a replay uses the same, so that re-filtering is exact).
 
-    m: Measurement
-    mu: F64
-    x: F64
-    p: F64
-    phase: Phase
+    Kept as row ``k`` of the filter pass's arrays ``(mu, x, p)`` (read-only, shared by the
+    pass's tracks): the views are only made when a late report or a trim needs them.
+    """
+
+    __slots__ = ("k", "m", "phase", "src")
+
+    def __init__(self, m: Measurement, phase: Phase, src: tuple[F64, F64, F64], k: int) -> None:
+        self.m, self.phase, self.src, self.k = m, phase, src, k
+
+    @property
+    def mu(self) -> F64:
+        out: F64 = self.src[0][self.k]
+        return out
+
+    @property
+    def x(self) -> F64:
+        out: F64 = self.src[1][self.k]
+        return out
+
+    @property
+    def p(self) -> F64:
+        out: F64 = self.src[2][self.k]
+        return out
+
+
+class StateTable:
+    """Struct-of-arrays mirror of the live tracks' current states, one row (``slot``) per track:
+    time ``t``, mode probabilities ``mu (2,)``, mode states ``x (2, 9)`` and covariances
+    ``p (2, 9, 9)``, their combination ``xc (9,)``, ``pc (9, 9)``, a ``midcourse`` flag, and a
+    coasting track's cached prediction (``pred_t``, ``pred_x``, ``pred_p``, valid where
+    ``pred_ok``) with its ``grounded`` flag. Filter passes and gates gather the rows they need
+    with one fancy index per array, and write them back with one scatter, instead of stacking
+    per-track arrays: the per-pass cost does not grow with Python work per track."""
+
+    def __init__(self, capacity: int = 64) -> None:
+        self.capacity = 0
+        self.free: list[int] = []
+        z = np.zeros
+        self.t: F64 = z(0)
+        self.mu: F64 = z((0, 2))
+        self.x: F64 = z((0, 2, N_STATE))
+        self.p: F64 = z((0, 2, N_STATE, N_STATE))
+        self.xc: F64 = z((0, N_STATE))
+        self.pc: F64 = z((0, N_STATE, N_STATE))
+        self.pred_t: F64 = z(0)
+        self.pred_x: F64 = z((0, N_STATE))
+        self.pred_p: F64 = z((0, N_STATE, N_STATE))
+        self.midcourse: NDArray[np.bool_] = z(0, dtype=np.bool_)
+        self.pred_ok: NDArray[np.bool_] = z(0, dtype=np.bool_)
+        self.grounded: NDArray[np.bool_] = z(0, dtype=np.bool_)
+        self._grow(capacity)
+
+    _ARRAYS = ("t", "mu", "x", "p", "xc", "pc", "pred_t", "pred_x", "pred_p", "midcourse")
+    _FLAGS = ("pred_ok", "grounded")
+
+    def _grow(self, capacity: int) -> None:
+        old = self.capacity
+        for name in (*self._ARRAYS, *self._FLAGS):
+            a = getattr(self, name)
+            out = np.zeros((capacity, *a.shape[1:]), dtype=a.dtype)
+            out[:old] = a
+            setattr(self, name, out)
+        self.free.extend(range(capacity - 1, old - 1, -1))
+        self.capacity = capacity
+
+    def take(self) -> int:
+        """A free row."""
+        if not self.free:
+            self._grow(2 * self.capacity)
+        return self.free.pop()
+
+    def release(self, slot: int) -> None:
+        self.pred_ok[slot] = self.grounded[slot] = False
+        self.free.append(slot)
+
+    def write(
+        self, slots: NDArray[np.intp], t: F64, mu: F64, x: F64, p: F64, xc: F64, pc: F64
+    ) -> None:
+        """New states of the tracks in ``slots`` (any cached prediction is stale)."""
+        self.t[slots], self.mu[slots], self.x[slots], self.p[slots] = t, mu, x, p
+        self.xc[slots], self.pc[slots] = xc, pc
+        self.pred_ok[slots] = False
+        self.grounded[slots] = False
 
 
 @dataclass(slots=True)
 class TrackState:
     """Mutable state of one track inside a ``Fuser`` (never handed out; see ``fusion.Track``).
 
-    ``mu (2,)``, ``x (2, 6)``, ``p (2, 6, 6)``: IMM mode probabilities, states, covariances at
-    time ``t``; ``xc (6,)``, ``pc (6, 6)``: their combination. ``key``: report key of the first
-    report (orders tracks for merging; the id is derived from it).
+    ``mu (2,)``, ``x (2, 9)``, ``p (2, 9, 9)``: IMM mode probabilities, states ``[r, v, a]``,
+    covariances at time ``t``; ``xc (9,)``, ``pc (9, 9)``: their combination. ``key``: report
+    key of the first report (orders tracks for merging; the id is derived from it). ``table``,
+    ``slot``: the track's row in the fuser's ``StateTable`` (kept equal to these attributes).
     """
 
     id: str
@@ -103,22 +183,28 @@ class TrackState:
     n_reports: int = 0
     n_updates: int = 0
     status: TrackStatus = TrackStatus.TENTATIVE
-    #: Since when (track time) the manoeuvre probability has stayed below ``CALM_P_MANOEUVRE``.
+    #: Since when (track time) the powered probability has stayed below ``CALM_P_MANOEUVRE``.
     calm_since: float | None = None
     impact: Impact | None = None
     impact_t: float = -math.inf
     merged_into: str | None = None
-    #: Cached prediction ``(time, xc, pc)`` of a coasting track, advanced chunk by chunk.
-    pred: tuple[float, F64, F64] | None = None
-    #: The coasted prediction is below ground: the body has come down.
-    grounded: bool = False
+    table: StateTable | None = None
+    slot: int = -1
     _nation_names: tuple[str, ...] = ()
     _sensor_names: tuple[str, ...] = ()
 
     def set_state(self, t: float, mu: F64, x: F64, p: F64) -> None:
         xc, pc = combine(mu[None], x[None], p[None])
         self.t, self.mu, self.x, self.p, self.xc, self.pc = t, *freeze(mu, x, p, xc[0], pc[0])
-        self.pred, self.grounded = None, False
+        if self.table is not None:
+            slots = np.array([self.slot])
+            self.table.write(slots, np.array([t]), mu[None], x[None], p[None], xc, pc)
+            self.table.midcourse[self.slot] = self.phase is Phase.MIDCOURSE
+
+    @property
+    def grounded(self) -> bool:
+        """The coasted prediction is below ground: the body has come down."""
+        return self.table is not None and bool(self.table.grounded[self.slot])
 
     def nation_names(self) -> tuple[str, ...]:
         if len(self._nation_names) != len(self.nations):
@@ -145,6 +231,8 @@ class Run:
     items: list[Measurement]
     phases: list[Phase]
     n_new: int
+    #: The run starts from the track's current state (no late report).
+    current: bool = False
 
 
 def plan(track: TrackState, new: list[Measurement]) -> tuple[Run | None, int]:
@@ -152,7 +240,8 @@ def plan(track: TrackState, new: list[Measurement]) -> tuple[Run | None, int]:
     old for its history (dropped)."""
     if new[0].key >= track.last_key():
         start = (track.t, track.mu, track.x, track.p)
-        return Run(track, len(track.history), start, new, [track.phase] * len(new), len(new)), 0
+        run = Run(track, len(track.history), start, new, [track.phase] * len(new), len(new), True)
+        return run, 0
     kept = [m for m in new if m.t >= track.base_t]
     dropped = len(new) - len(kept)
     if not kept:
@@ -181,64 +270,127 @@ def plan(track: TrackState, new: list[Measurement]) -> tuple[Run | None, int]:
     return Run(track, i, start, items, phases, len(kept)), dropped
 
 
-def execute(runs: list[Run], params: ImmParams, history_s: float) -> None:
+def execute(
+    runs: list[Run], params: ImmParams, history_s: float, batch: tuple[F64, F64] | None = None
+) -> None:
     """Apply every run (vectorised over runs, one measurement per run per pass); leaves each
-    track's state, combined estimate, history and phase up to date."""
-    n_rows = len(runs)
-    mu = np.stack([r.start[1] for r in runs])
-    xm = np.stack([r.start[2] for r in runs])
-    pm = np.stack([r.start[3] for r in runs])
-    tt = np.array([r.start[0] for r in runs])
+    track's state, combined estimate, history and phase up to date. ``batch``: the positions
+    and covariances that new measurements' ``row`` index (gathered at once, not stacked)."""
+    table = runs[0].track.table
+    slots = np.fromiter((r.track.slot for r in runs), dtype=np.intp, count=len(runs))
+    if table is not None:
+        mu, xm, pm, tt = table.mu[slots], table.x[slots], table.p[slots], table.t[slots]
+        late = [i for i, r in enumerate(runs) if not r.current]
+        if late:
+            mu[late] = np.stack([runs[i].start[1] for i in late])
+            xm[late] = np.stack([runs[i].start[2] for i in late])
+            pm[late] = np.stack([runs[i].start[3] for i in late])
+            tt[late] = [runs[i].start[0] for i in late]
+    else:
+        mu = np.stack([r.start[1] for r in runs])
+        xm = np.stack([r.start[2] for r in runs])
+        pm = np.stack([r.start[3] for r in runs])
+        tt = np.array([r.start[0] for r in runs])
     lengths = np.array([len(r.items) for r in runs])
     every = [m for r in runs for m in r.items]
     every_phase = [ph for r in runs for ph in r.phases]
-    taus_all = np.array([mode_taus(ph, params) for ph in every_phase])
+    taus = _tau_table(params)
+    if all(len(set(r.phases)) == 1 for r in runs):  # no late report across a phase change
+        taus_all = np.repeat(np.array([taus[r.phases[0]] for r in runs]), lengths, axis=0)
+    else:
+        taus_all = np.array([taus[ph] for ph in every_phase])
     offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-    z_all = np.stack([m.z for m in every])
-    r_all = np.stack([m.r for m in every])
+    rows_of = np.fromiter((m.row for m in every), dtype=np.intp, count=len(every))
+    if batch is not None and all(r.current for r in runs) and rows_of.min() >= 0:
+        z_all, r_all = batch[0][rows_of], batch[1][rows_of]
+    else:
+        z_all = np.stack([m.z for m in every])
+        r_all = np.stack([m.r for m in every])
     t_all = np.array([m.t for m in every])
-    posts: list[list[Post]] = [[] for _ in range(n_rows)]
+    posts: list[list[Post]] = [[] for _ in runs]
     for j in range(int(lengths.max())):
-        rows = np.flatnonzero(lengths > j)
+        rows = np.flatnonzero(lengths > j) if j else np.arange(len(runs))
         at = offsets[rows] + j
         tm = t_all[at]
-        mu_n, x_n, p_n = step(
-            mu[rows], xm[rows], pm[rows], tm - tt[rows], z_all[at], r_all[at], params, taus_all[at]
+        src = freeze(
+            *step(
+                mu[rows],
+                xm[rows],
+                pm[rows],
+                tm - tt[rows],
+                z_all[at],
+                r_all[at],
+                params,
+                taus_all[at],
+            )
         )
-        mu[rows], xm[rows], pm[rows], tt[rows] = mu_n, x_n, p_n, tm
+        mu[rows], xm[rows], pm[rows], tt[rows] = src[0], src[1], src[2], tm
+        three = (src[0], src[1], src[2])
         for k, (i, a) in enumerate(zip(rows.tolist(), at.tolist(), strict=True)):
-            posts[i].append(Post(every[a], mu_n[k], x_n[k], p_n[k], every_phase[a]))
+            posts[i].append(Post(every[a], every_phase[a], three, k))
     xc, pc = combine(mu, xm, pm)
     freeze(mu, xm, pm, xc, pc)
     hae, v_up, sigma = kinematics(xc, pc)
+    descending = (v_up < -2.0 * sigma).tolist()
+    hae_l, v_up_l = hae.tolist(), v_up.tolist()
+    p_man_l = mu[:, 1].tolist()
+    t_l = tt.tolist()
     for i, (run, post) in enumerate(zip(runs, posts, strict=True)):
         ts = run.track
-        del ts.history[run.keep :]
-        ts.history.extend(post)
-        ts.t, ts.mu, ts.x, ts.p, ts.xc, ts.pc = float(tt[i]), mu[i], xm[i], pm[i], xc[i], pc[i]
-        ts.pred, ts.grounded = None, False
-        if ts.t - ts.history[0].m.t > history_s + TRIM_SLACK_S:
+        hist = ts.history
+        del hist[run.keep :]
+        hist.extend(post)
+        t = t_l[i]
+        ts.t, ts.mu, ts.x, ts.p, ts.xc, ts.pc = t, mu[i], xm[i], pm[i], xc[i], pc[i]
+        if t - hist[0].m.t > history_s + TRIM_SLACK_S:
             _trim(ts, history_s)
         ts.n_reports += run.n_new
         ts.n_updates += run.n_new
-        p_man = float(ts.mu[1])
+        p_man = p_man_l[i]
         if p_man >= CALM_P_MANOEUVRE:
             ts.calm_since = None
         elif ts.calm_since is None:
-            ts.calm_since = ts.t
-        calm_s = 0.0 if ts.calm_since is None else ts.t - ts.calm_since
-        ts.phase = next_phase(
-            ts.phase, float(hae[i]), float(v_up[i]), float(sigma[i]), calm_s, p_man
-        )
+            ts.calm_since = t
+        calm_s = 0.0 if ts.calm_since is None else t - ts.calm_since
+        ts.phase = _next_phase(ts.phase, hae_l[i], v_up_l[i], descending[i], calm_s, p_man)
+    if table is not None:
+        table.write(slots, tt, mu, xm, pm, xc, pc)
+        table.midcourse[slots] = [r.track.phase is Phase.MIDCOURSE for r in runs]
 
 
-def mode_taus(phase: Phase, params: ImmParams) -> tuple[float, float]:
-    """Mean sojourn times (s) ``(to manoeuvre, to ballistic)`` of the IMM modes in ``phase``."""
+_TAU_TABLES: dict[ImmParams, dict[Phase, tuple[float, float, float, float]]] = {}
+
+
+def _tau_table(params: ImmParams) -> dict[Phase, tuple[float, float, float, float]]:
+    table = _TAU_TABLES.get(params)
+    if table is None:
+        table = _TAU_TABLES[params] = {ph: mode_taus(ph, params) for ph in Phase}
+    return table
+
+
+def mode_taus(phase: Phase, params: ImmParams) -> tuple[float, float, float, float]:
+    """Mean sojourn times (s) ``(to powered, to ballistic)`` of the IMM modes in ``phase``, the
+    acceleration prior (m/s^2) of the powered mode when it takes over, and whether the
+    ballistic mode is mixed from the powered one (``imm.switching``, ``imm.mix``): in
+    boost the powered mode is sticky (a weak early thrust under noisy reports is not taken for
+    burn-out by the prior alone), in midcourse it is shut (an unpowered body above the
+    atmosphere does not manoeuvre, and the powered mode's spread would leak into the ballistic
+    estimate), in re-entry drag builds up and stays (the powered mode is sticky again)."""
     if phase is Phase.BOOST:
-        return params.tau_to_manoeuvre_s, params.tau_boost_to_ballistic_s
+        return (
+            params.tau_to_powered_s,
+            params.tau_boost_to_ballistic_s,
+            params.accel_prior_m_s2,
+            1.0,
+        )
     if phase is Phase.MIDCOURSE:
-        return params.tau_midcourse_s, params.tau_to_ballistic_s
-    return params.tau_to_manoeuvre_s, params.tau_to_ballistic_s
+        return params.tau_midcourse_s, params.tau_to_ballistic_s, params.accel_prior_m_s2, 0.0
+    return (
+        params.tau_terminal_to_powered_s,
+        params.tau_terminal_to_ballistic_s,
+        params.terminal_accel_prior_m_s2,
+        1.0,
+    )
 
 
 def _trim(ts: TrackState, history_s: float) -> None:
@@ -251,12 +403,12 @@ def _trim(ts: TrackState, history_s: float) -> None:
 
 
 def kinematics(x: F64, p: F64) -> tuple[F64, F64, F64]:
-    """Height (m), up-velocity (m/s) and its 1-sigma for states ``(k, 6)``, covariances
-    ``(k, 6, 6)``; each ``(k,)``."""
+    """Height (m), up-velocity (m/s) and its 1-sigma for states ``(k, 6+)``, covariances
+    ``(k, 6+, 6+)``; each ``(k,)``."""
     lat, lon, hae = ecef_to_geodetic(x[:, :3])
     up = enu_rotation(lat, lon)[:, 2, :]
-    v_up = np.einsum("ki,ki->k", up, x[:, 3:])
-    var = np.einsum("ki,kij,kj->k", up, p[:, 3:, 3:], up)
+    v_up = np.einsum("ki,ki->k", up, x[:, 3:6])
+    var = np.einsum("ki,kij,kj->k", up, p[:, 3:6, 3:6], up)
     return hae, v_up, np.sqrt(np.clip(var, 0.0, None))
 
 
@@ -269,11 +421,16 @@ def initial_phase(hae: float, v_up: float, sigma: float) -> Phase:
 def next_phase(
     phase: Phase, hae: float, v_up: float, sigma: float, calm_s: float, p_manoeuvre: float
 ) -> Phase:
-    """Boost -> midcourse once the manoeuvre mode has been improbable for ``CALM_S`` seconds
+    """Boost -> midcourse once the powered mode has been improbable for ``CALM_S`` seconds
     (burn-out) or the track surely descends (``v_up < -2 sigma``); midcourse -> terminal when
-    descending below ``TERMINAL_CEILING_M``; midcourse -> boost again if the manoeuvre mode
+    descending below ``TERMINAL_CEILING_M``; midcourse -> boost again if the powered mode
     becomes near certain while climbing low (thrust after all). Terminal is final."""
-    descending = v_up < -2.0 * sigma
+    return _next_phase(phase, hae, v_up, v_up < -2.0 * sigma, calm_s, p_manoeuvre)
+
+
+def _next_phase(
+    phase: Phase, hae: float, v_up: float, descending: bool, calm_s: float, p_manoeuvre: float
+) -> Phase:
     if phase is Phase.BOOST and (calm_s >= CALM_S or descending):
         phase = Phase.MIDCOURSE
     if phase is Phase.MIDCOURSE:
