@@ -10,20 +10,26 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 
 from hotline.errors import ConfigError
+
+#: Counts and durations that must be positive (a batch of 0 would never send; a backoff of 0
+#: would spin) or at least 0; a bad value fails at start with the key named.
+Count = Annotated[int, msgspec.Meta(ge=1)]
+Seconds = Annotated[float, msgspec.Meta(gt=0)]
+SecondsOrZero = Annotated[float, msgspec.Meta(ge=0)]
 
 
 class ApiSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     host: str = "127.0.0.1"
     port: int = 8801
     #: Largest request body accepted, bytes (413 above it).
-    max_body_bytes: int = 64 * 1024
+    max_body_bytes: Count = 64 * 1024
     #: Bearer token lifetime, seconds.
-    token_ttl_s: float = 12 * 3600.0
+    token_ttl_s: Seconds = 12 * 3600.0
 
 
 class FederationSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -32,15 +38,15 @@ class FederationSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unkno
     #: ``NATION = "host:port"`` of each peer's federation listener.
     peers: dict[str, str] = msgspec.field(default_factory=dict)
     #: Largest number of events in one pushed batch.
-    batch_max: int = 500
+    batch_max: Count = 500
     #: Reconnection backoff bounds, seconds.
-    backoff_min_s: float = 0.05
-    backoff_max_s: float = 5.0
+    backoff_min_s: Seconds = 0.05
+    backoff_max_s: Seconds = 5.0
     #: Link-test interval override (seconds); 0 uses the compact's cadence.
-    link_test_interval_s: float = 0.0
+    link_test_interval_s: SecondsOrZero = 0.0
     #: How long this node gathers the messages peers deliver before signing one receipt for
-    #: them all (``MessagesDelivered``), seconds; 0 signs one per applied batch at once.
-    receipt_delay_s: float = 0.02
+    #: them all (``MessagesDelivered``), seconds; 0 signs as soon as each batch is applied.
+    receipt_delay_s: SecondsOrZero = 0.02
 
 
 class CotSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -59,3 +59,25 @@ def test_bad_value_names_the_file(tmp_path: Path) -> None:
 def test_missing_folder_says_what_to_run(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="hotline node init"):
         load_settings(tmp_path / "nope", {})
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "value", "bound"),
+    [
+        ("federation", "batch_max", "0", ">= 1"),
+        ("federation", "backoff_min_s", "0", "> 0"),
+        ("federation", "backoff_max_s", "-1.0", "> 0"),
+        ("federation", "receipt_delay_s", "-0.5", ">= 0"),
+        ("federation", "link_test_interval_s", "-1", ">= 0"),
+        ("api", "max_body_bytes", "0", ">= 1"),
+        ("api", "token_ttl_s", "0", "> 0"),
+    ],
+)
+def test_out_of_range_values_name_the_key_and_the_bound(
+    tmp_path: Path, section: str, key: str, value: str, bound: str
+) -> None:
+    """A batch of 0 events would never send, a backoff of 0 would spin: refused at start."""
+    (tmp_path / "node.toml").write_text(f'nation = "USA"\n[{section}]\n{key} = {value}\n')
+    with pytest.raises(ConfigError) as info:
+        load_settings(tmp_path, {})
+    assert f"{section}.{key}" in str(info.value) and bound in str(info.value)
