@@ -21,6 +21,7 @@ from hotline.domain.events import (
     MessageSent,
 )
 from hotline.domain.ids import (
+    ChannelId,
     Classification,
     Handle,
     MessageId,
@@ -267,3 +268,45 @@ def test_first_delivery_wins_whatever_its_time(at: float) -> None:
         r, MessageRead(message_id=SENT.message_id, nation=JPN, by=Handle("jpn.ops"), at=at + 2)
     )
     assert r.delivered_at == at
+
+
+# ---- delivered receipts: one per releasability --------------------------------------------
+
+KOR = NationCode("KOR")
+RELEASES = [(USA, JPN, KOR), (USA, JPN), (USA, KOR)]
+
+
+@given(st.lists(st.tuples(st.integers(0, 9), st.integers(0, 2)), max_size=40))
+def test_delivered_receipts_cover_each_message_once_and_only_where_it_may_go(
+    arrivals: list[tuple[int, int]],
+) -> None:
+    """Whatever arrives (repeats included), each message is in exactly one receipt, and every
+    message a receipt names may go everywhere the receipt goes (same ``rel_to``)."""
+    by_id: dict[str, MessageSent] = {}
+    arrived = []
+    for n, release in arrivals:
+        mid = MessageId(f"usa-{n}")
+        # A message id has one releasability, whichever copy of it arrives.
+        sent = by_id.setdefault(
+            mid,
+            MessageSent(
+                message_id=mid,
+                channel=ChannelId("ops.usa-jpn-kor"),
+                sender=Handle("usa.ops"),
+                nation=USA,
+                precedence=Precedence.ROUTINE,
+                classification=Classification.SECRET,
+                rel_to=RELEASES[release],
+                body=f"message {n}",
+                sent_at=T0,
+            ),
+        )
+        arrived.append(sent)
+    receipts = rules.delivered_receipts(JPN, arrived, T0 + 1)
+    covered = [m for body, _ in receipts for m in body.message_ids]
+    assert sorted(covered) == sorted(by_id)
+    for body, sents in receipts:
+        assert body.nation == JPN and body.at == T0 + 1
+        assert body.message_ids == tuple(s.message_id for s in sents)
+        assert len({s.rel_to for s in sents}) == 1
+    assert len(receipts) == len({s.rel_to for s in by_id.values()})

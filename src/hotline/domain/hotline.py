@@ -32,6 +32,7 @@ from hotline.domain.events import (
     MessageDelivered,
     MessageEscalated,
     MessageRead,
+    MessagesDelivered,
     MessageSent,
 )
 from hotline.domain.ids import (
@@ -230,6 +231,25 @@ def start(compact: Compact, sent: MessageSent) -> MessageState:
 
 
 ReceiptEvent = MessageDelivered | MessageRead | MessageAcknowledged | MessageEscalated
+
+
+def delivered_receipts(
+    nation: NationCode, arrived: Iterable[MessageSent], now: float
+) -> list[tuple[MessagesDelivered, list[MessageSent]]]:
+    """``nation``'s receipts of the peers' messages that ``arrived``: one ``MessagesDelivered``
+    per releasability, with the messages it covers in its order.
+
+    A receipt travels exactly where its messages may (its envelope's ``rel_to`` is theirs), so
+    messages of different ``rel_to`` never share one. Each message is covered once, however
+    often it is listed (a message recovered on start may also arrive again).
+    """
+    groups: dict[tuple[NationCode, ...], dict[MessageId, MessageSent]] = {}
+    for sent in arrived:
+        groups.setdefault(sent.rel_to, {})[sent.message_id] = sent
+    return [
+        (MessagesDelivered(message_ids=tuple(by_id), nation=nation, at=now), list(by_id.values()))
+        for by_id in groups.values()
+    ]
 
 
 def apply(state: MessageState, event: ReceiptEvent) -> MessageState:

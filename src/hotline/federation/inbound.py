@@ -21,6 +21,7 @@ import msgspec
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
+from hotline.domain import hotline as rules
 from hotline.domain.events import (
     Envelope,
     LinkTestAnswered,
@@ -323,19 +324,10 @@ class Inbound:
     def _delivered(
         self, conn: sqlite3.Connection, arrived: list[MessageSent], now: float
     ) -> list[Published]:
-        """This nation's signed receipt of ``arrived``: one event per releasability (a receipt
-        goes exactly where its messages may go), not one per message.
-        """
-        groups: dict[tuple[NationCode, ...], dict[str, MessageSent]] = {}
-        for sent in arrived:  # one id once (a message recovered on start may arrive again)
-            groups.setdefault(sent.rel_to, {})[sent.message_id] = sent
+        """Sign and store this nation's receipts of ``arrived`` (``rules.delivered_receipts``)."""
         out: list[Published] = []
-        for rel_to, by_id in groups.items():
-            sents = list(by_id.values())
-            body = MessagesDelivered(
-                message_ids=tuple(s.message_id for s in sents), nation=self.nation, at=now
-            )
-            env = self.svc.envelope(body, rel_to, now)
+        for body, sents in rules.delivered_receipts(self.nation, arrived, now):
+            env = self.svc.envelope(body, sents[0].rel_to, now)
             self.svc.projector.append(conn, [env])
             out += [
                 (msgspec.structs.replace(env, body=one), sent)
