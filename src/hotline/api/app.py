@@ -19,7 +19,7 @@ from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from hotline.api import errors as api_errors
-from hotline.domain.compact import Compact
+from hotline.domain.compact import Compact, Official
 from hotline.errors import AuthError, HotlineError, Invalid, NotFound
 from hotline.service.auth import AuthService, Session
 from hotline.service.hotline import HotlineService
@@ -122,16 +122,7 @@ def create_app(deps: ApiDeps) -> Litestar:
         request: Request[Any, Any, Any], channel: FromPath[str], data: JSONBody[SendRequest]
     ) -> dict[str, Any]:
         """Send a message; the 201 is returned only once it is durable (fsync)."""
-        official = session(request).official
-        return await svc.send(
-            official,
-            channel,
-            precedence=data.precedence,
-            body=data.body,
-            classification=data.classification,
-            rel_to=data.rel_to,
-            template=data.template,
-        )
+        return await _send(svc, session(request).official, channel, data)
 
     @get("/api/v1/channels/{channel:str}/messages", tags=["hotline"])
     async def history(
@@ -290,15 +281,7 @@ def with_fast_send(app: Litestar, deps: ApiDeps) -> ASGIApp:
         except (HotlineError, msgspec.DecodeError, msgspec.ValidationError):
             return await app(scope, _replay(read, receive), send)
         try:
-            view = await svc.send(
-                session.official,
-                channel,
-                precedence=data.precedence,
-                body=data.body,
-                classification=data.classification,
-                rel_to=data.rel_to,
-                template=data.template,
-            )
+            view = await _send(svc, session.official, channel, data)
             status, out = 201, _response_encoder.encode(view)
         except HotlineError as exc:
             status = api_errors.status_of(exc)
@@ -319,6 +302,21 @@ def with_fast_send(app: Litestar, deps: ApiDeps) -> ASGIApp:
         await send({"type": "http.response.body", "body": out})
 
     return asgi
+
+
+async def _send(
+    svc: HotlineService, official: Official, channel: str, data: SendRequest
+) -> dict[str, Any]:
+    """One send, from the Litestar route or the fast path alike."""
+    return await svc.send(
+        official,
+        channel,
+        precedence=data.precedence,
+        body=data.body,
+        classification=data.classification,
+        rel_to=data.rel_to,
+        template=data.template,
+    )
 
 
 def _replay(read: list[Any], receive: Any) -> Any:
