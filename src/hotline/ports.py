@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import secrets
+import os
+import random
 import sqlite3
 import time
 from collections.abc import Callable
@@ -51,6 +52,12 @@ class Signer(Protocol):
     def sign_envelope(self, env: Envelope) -> Envelope: ...
 
 
+#: Ids need to be unique, not secret (every read is authorised): a generator seeded from the
+#: OS (and again in a forked child) instead of a ``getrandom`` system call per id.
+_ids = random.Random(os.urandom(16))
+os.register_at_fork(after_in_child=lambda: _ids.seed(os.urandom(16)))
+
+
 def new_id(prefix: str) -> str:
     """``<prefix>-<ms since epoch, hex>-<8 random hex>``: unique, roughly time-ordered."""
-    return f"{prefix}-{int(time.time() * 1000):x}-{secrets.token_hex(4)}"
+    return f"{prefix}-{int(time.time() * 1000):x}-{_ids.getrandbits(32):08x}"

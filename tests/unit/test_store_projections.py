@@ -51,8 +51,9 @@ def _env(signer: Signer) -> Envelope:
     return signer.sign_envelope(env)
 
 
-def _chain(store: SqliteStore, peer: str) -> None:
-    """The stream to ``peer`` is 1..n, each link continuing the last; the head matches."""
+def _chain(store: SqliteStore, projector: projections.Projector, peer: NationCode) -> None:
+    """The stream to ``peer`` is 1..n, each link continuing the last; the cached head and the
+    head read afresh from the outbox both match."""
     rows = store.reader.execute(
         "SELECT o.seq, o.prev_hash, e.raw FROM outbox o JOIN events e ON e.seq = o.event_seq "
         "WHERE o.peer = ? ORDER BY o.seq",
@@ -63,10 +64,9 @@ def _chain(store: SqliteStore, peer: str) -> None:
         assert seq == expected
         assert bytes(prev) == last
         last = link_hash(last, "USA", peer, seq, bytes(raw))
-    head = store.reader.execute(
-        "SELECT last_seq, last_hash FROM peer_out WHERE peer = ?", (peer,)
-    ).fetchone()
-    assert (int(head[0]), bytes(head[1])) == (len(rows), last)
+    assert projector._heads[peer] == (len(rows), last)
+    fresh = projections.Projector(projector.compact, projector.nation)
+    assert fresh.stream_head(store.reader, peer) == (len(rows), last)
 
 
 async def test_a_rolled_back_job_leaves_no_gap_in_the_stream(tmp_path: Path) -> None:
@@ -90,7 +90,7 @@ async def test_a_rolled_back_job_leaves_no_gap_in_the_stream(tmp_path: Path) -> 
         with pytest.raises(Boom):
             await store.run(fails)
         await store.run(ok)
-        _chain(store, "JPN")
+        _chain(store, projector, JPN)
         assert store.reader.execute("SELECT COUNT(*) FROM outbox").fetchone() == (2,)
     finally:
         store.close()

@@ -85,12 +85,15 @@ def channel_for(
     return channel
 
 
+_PRECEDENCES = {p.value: p for p in Precedence}
+
+
 def parse_precedence(value: str) -> Precedence:
-    try:
-        return Precedence(value)
-    except ValueError:
+    precedence = _PRECEDENCES.get(value)
+    if precedence is None:
         allowed = ", ".join(p.value for p in Precedence)
-        raise BadPrecedence(f"precedence '{value}' is not one of {allowed}") from None
+        raise BadPrecedence(f"precedence '{value}' is not one of {allowed}")
+    return precedence
 
 
 def parse_classification(value: str) -> Classification:

@@ -283,7 +283,9 @@ class Outbound:
     def status(self) -> list[dict[str, Any]]:
         rows = {
             str(r[0]): int(r[1])
-            for r in self.svc.store.reader.execute("SELECT peer, last_seq FROM peer_out")
+            for r in self.svc.store.reader.execute(
+                "SELECT peer, MAX(seq) FROM outbox GROUP BY peer"
+            )
         }
         out = []
         for nation, link in self.links.items():

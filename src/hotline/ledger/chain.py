@@ -34,6 +34,8 @@ FIRST_SEQ = 1
 HASH_SIZE = 32
 _TAG = b"hotline.stream-link.v1\x00"
 _U64_MAX = (1 << 64) - 1
+_U64 = struct.Struct(">Q").pack
+_2U64 = struct.Struct(">QQ").pack
 
 
 def link_hash(
@@ -47,12 +49,21 @@ def link_hash(
         raise ValueError(f"link_hash: prev_hash is {len(prev_hash)} bytes, expected {HASH_SIZE}")
     if not 0 <= seq <= _U64_MAX:
         raise ValueError(f"link_hash: seq {seq} is outside 0..2**64-1")
-    h = hashlib.sha256(_TAG)
-    for field in (prev_hash, origin.encode(), destination.encode()):
-        h.update(struct.pack(">Q", len(field)))
-        h.update(field)
-    h.update(struct.pack(">Q", seq))
-    h.update(struct.pack(">Q", len(event_bytes)))
+    o, d = origin.encode(), destination.encode()
+    h = hashlib.sha256(
+        b"".join(
+            (
+                _TAG,
+                _U64(HASH_SIZE),
+                prev_hash,
+                _U64(len(o)),
+                o,
+                _U64(len(d)),
+                d,
+                _2U64(seq, len(event_bytes)),
+            )
+        )
+    )
     h.update(event_bytes)
     return h.digest()
 

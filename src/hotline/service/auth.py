@@ -54,6 +54,10 @@ class ServiceSession:
 Principal = Session | ServiceSession
 
 
+#: Most token digests remembered (``AuthService.authenticate``).
+_DIGEST_CACHE = 4096
+
+
 def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -98,6 +102,9 @@ class AuthService:
         self.clock = clock
         self.token_ttl_s = token_ttl_s
         self._sessions: dict[str, Session] = {}
+        #: token -> its SHA-256 digest, for tokens that named a live session (a digest is a pure
+        #: function of the token, so an entry is never wrong; bounded by ``_DIGEST_CACHE``).
+        self._digests: dict[str, str] = {}
         self._service_sessions: dict[str, ServiceSession] = {}
 
     def is_service_account(self, handle: str) -> bool:
@@ -191,7 +198,7 @@ class AuthService:
         """The live session of ``token``; AuthError if missing, unknown, expired or revoked."""
         if not token:
             raise AuthError("no token: send 'Authorization: Bearer TOKEN'", code="no_token")
-        digest = token_digest(token)
+        digest = self._digests.get(token) or token_digest(token)
         session = self._sessions.get(digest)
         if session is None and (
             digest in self._service_sessions or self._load_service_session(digest)
@@ -212,6 +219,10 @@ class AuthService:
                 raise AuthError("token is unknown or revoked", code="bad_token")
             session = Session(official, digest, float(row[1]))
             self._sessions[digest] = session
+        if token not in self._digests:
+            if len(self._digests) >= _DIGEST_CACHE:
+                self._digests.clear()
+            self._digests[token] = digest
         if session.expires_at <= self.clock.now():
             self._sessions.pop(digest, None)
             raise AuthError("token expired: log in again", code="token_expired")

@@ -49,10 +49,10 @@ class Projector:
     def __init__(self, compact: Compact, nation: NationCode) -> None:
         self.compact = compact
         self.nation = nation
-        #: Each peer's stream head (last seq, last link hash) as ``peer_out`` holds it, so that
-        #: queueing an event costs no SELECT. Only the writer thread uses it; it is dropped on
-        #: any rollback (``forget_heads``: the store and savepoint users call it) and read
-        #: again from ``peer_out``.
+        #: Each peer's stream head (last seq, last link hash), so that queueing an event costs
+        #: no SELECT. Only the writer thread uses it; it is dropped on any rollback
+        #: (``forget_heads``: the store and savepoint users call it) and read again from the
+        #: ``outbox`` (``_head``).
         self._heads: dict[NationCode, tuple[int, bytes]] = {}
 
     def forget_heads(self) -> None:
@@ -158,32 +158,35 @@ class Projector:
     def _enqueue(
         self, conn: sqlite3.Connection, peer: NationCode, event_seq: int, raw: bytes
     ) -> None:
-        """Number and chain the event on ``peer``'s stream (``outbox``; head in ``peer_out``)."""
+        """Number and chain the event on ``peer``'s stream (``outbox``).
+
+        The stream's head is the outbox's last row (its seq, and the link hash recomputed from
+        its ``prev_hash`` and event), cached in ``_heads``: queueing an event is one INSERT.
+        """
         head = self._heads.get(peer)
         if head is None:
-            row = conn.execute(
-                "SELECT last_seq, last_hash FROM peer_out WHERE peer = ?", (peer,)
-            ).fetchone()
-            if row is None:
-                conn.execute(
-                    "INSERT INTO peer_out(peer, last_seq, last_hash) VALUES (?, 0, ?)",
-                    (peer, GENESIS),
-                )
-                head = (0, GENESIS)
-            else:
-                head = (int(row[0]), bytes(row[1]))
+            head = self.stream_head(conn, peer)
         last_seq, last_hash = head
         seq = last_seq + 1
-        new_hash = link_hash(last_hash, self.nation, peer, seq, raw)
         conn.execute(
             "INSERT INTO outbox(peer, seq, prev_hash, event_seq) VALUES (?, ?, ?, ?)",
             (peer, seq, last_hash, event_seq),
         )
-        conn.execute(
-            "UPDATE peer_out SET last_seq = ?, last_hash = ? WHERE peer = ?",
-            (seq, new_hash, peer),
-        )
-        self._heads[peer] = (seq, new_hash)
+        self._heads[peer] = (seq, link_hash(last_hash, self.nation, peer, seq, raw))
+
+    def stream_head(self, conn: sqlite3.Connection, peer: NationCode) -> tuple[int, bytes]:
+        """``peer``'s stream head as the transaction sees it (after any rollback too)."""
+        row = conn.execute(
+            "SELECT o.seq, o.prev_hash, e.raw FROM outbox o JOIN events e ON e.seq = o.event_seq "
+            "WHERE o.peer = ? ORDER BY o.seq DESC LIMIT 1",
+            (peer,),
+        ).fetchone()
+        if row is None:
+            # The peer's status row (its acknowledged seq is saved there).
+            conn.execute("INSERT OR IGNORE INTO peer_out(peer) VALUES (?)", (peer,))
+            return 0, GENESIS
+        seq, prev_hash, event = int(row[0]), bytes(row[1]), bytes(row[2])
+        return seq, link_hash(prev_hash, self.nation, peer, seq, event)
 
 
 def load_receipt(conn: sqlite3.Connection, message_id: str, nation: str) -> rules.Receipt | None:
