@@ -26,6 +26,7 @@ import httpx
 
 from hotline.compacts import load_compact
 from hotline.domain.ids import Layer, NationCode
+from hotline.domain.service_accounts import service_accounts_of
 from hotline.node import init_node
 
 
@@ -211,6 +212,17 @@ def _announce(cluster: DemoCluster, compact: str, as_json: bool) -> None:
         ]
         handles += demo_logins(compact, nation)[:2]
         click.echo(f"  {nation}: {', '.join(dict.fromkeys(handles))}")
+    sensors = [
+        str(a.handle)
+        for nation in cluster.nations[:3]
+        for a in service_accounts_of(c, NationCode(nation))
+    ]
+    if sensors:
+        more = ", ..." if len(cluster.nations) > 3 else ""
+        click.echo(
+            "Sensor accounts (reports only: POST /api/v1/reports; password = handle): "
+            f"{', '.join(sensors)}{more}"
+        )
     first = cluster.nations[0]
     chan = next(
         ch.id for ch in c.channels if ch.layer == Layer.OPS and len(ch.members) == len(c.nations)
