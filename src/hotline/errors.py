@@ -107,6 +107,10 @@ class IllegalTransition(WorkflowError):
     code = "illegal_transition"
 
 
+class ConsultationClosed(WorkflowError):
+    code = "consultation_closed"
+
+
 class StoreError(HotlineError):
     code = "store"
 

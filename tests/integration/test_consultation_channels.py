@@ -66,7 +66,7 @@ async def test_a_consultation_gets_its_own_channel_among_the_parties(cluster: Cl
             "members": ["USA", "JPN", "KOR"],
             "kind": "trilateral",
             "max_classification": "top_secret",
-            "consultation": {"id": cid, "subject": INVOKE["subject"]},
+            "consultation": {"id": cid, "subject": INVOKE["subject"], "closed": False},
         }, nation
         compact = await listed(client, "nsa.usa-jpn-kor")
         assert compact is not None and compact["consultation"] is None
@@ -183,6 +183,53 @@ async def test_a_bilateral_consultation_gets_a_channel_of_two(cluster: Cluster) 
         404,
         "unknown_channel",
     )
+
+
+async def test_a_closed_consultation_keeps_its_channel_history_but_takes_no_new_message(
+    cluster: Cluster,
+) -> None:
+    c = await logins(cluster)
+    resp = await c["USA"].post("/api/v1/consultations", json=INVOKE)
+    assert resp.status_code == 201, resp.text
+    cid, channel = resp.json()["id"], resp.json()["channel"]
+    await wait_known(c, cid)
+    resp = await c["JPN"].post(
+        f"/api/v1/channels/{channel}/messages",
+        json={"precedence": "immediate", "body": "JPN's position follows."},
+    )
+    assert resp.status_code == 201, resp.text
+    before = resp.json()["id"]
+
+    async def at_kor() -> bool:
+        return before in [m["id"] for m in await history(c["KOR"], channel)]
+
+    await eventually(at_kor, what="JPN's message at KOR")
+    resp = await c["USA"].post(f"/api/v1/consultations/{cid}/phase", json={"phase": "closed"})
+    assert resp.status_code == 200, resp.text
+
+    for nation, client in c.items():
+
+        async def closed(client: httpx.AsyncClient = client) -> bool:
+            entry = await listed(client, channel)
+            return entry is not None and entry["consultation"]["closed"] is True
+
+        await eventually(closed, what=f"{channel} listed as closed at {nation}")
+        count = len(await history(client, channel))
+        resp = await client.post(
+            f"/api/v1/channels/{channel}/messages",
+            json={"precedence": "flash", "body": "One more thing."},
+        )
+        assert_error(resp, 409, "consultation_closed")
+        says = resp.json()["error"]["message"]
+        assert f"consultation {cid} is closed" in says and "send on nsa.usa-jpn-kor" in says
+        # Nothing changed; the history stays readable and its messages can still be acknowledged.
+        assert len(await history(client, channel)) == count
+    assert (await c["KOR"].post(f"/api/v1/messages/{before}/ack")).status_code == 200
+    resp = await c["USA"].post(
+        "/api/v1/channels/nsa.usa-jpn-kor/messages",
+        json={"precedence": "routine", "body": "Follow-up on the compact's channel."},
+    )
+    assert resp.status_code == 201, resp.text
 
 
 async def test_a_message_on_it_may_reach_a_party_before_the_invocation(tmp_path: Path) -> None:

@@ -31,7 +31,14 @@ from hotline.domain.ids import (
     NationCode,
     Precedence,
 )
-from hotline.errors import Invalid, NotAMember, NotCleared, NotFound, NotReleasable
+from hotline.errors import (
+    ConsultationClosed,
+    Invalid,
+    NotAMember,
+    NotCleared,
+    NotFound,
+    NotReleasable,
+)
 
 CAMP_DAVID = load_compact("camp-david")
 USA, JPN, KOR = NationCode("USA"), NationCode("JPN"), NationCode("KOR")
@@ -220,6 +227,20 @@ def test_parties_at_the_layer_send_on_it_with_the_hotline_rules() -> None:
     assert step.notified == tuple(o.handle for o in CAMP_DAVID.officials_of(KOR, Layer.NSA)[1:])
     assert rules.may_read(official("kor.nsa"), sent)
     assert not rules.may_read(official("kor.defense"), sent)
+
+
+def test_a_closed_consultation_channel_takes_no_new_message_and_names_where_to_send() -> None:
+    ch = channel_of(CAMP_DAVID, invoke())
+    assert ch is not None
+    closed = msgspec.structs.replace(ch, closed=True)
+    with pytest.raises(ConsultationClosed) as refused:
+        send("jpn.nsa", ch.id, known_of(closed))
+    assert refused.value.code == "consultation_closed"
+    assert f"consultation {CID} is closed" in refused.value.message
+    assert "send on nsa.usa-jpn-kor" in refused.value.message
+    # Membership is checked first: a non-member learns nothing of the consultation's state.
+    with pytest.raises(NotAMember):
+        send("jpn.defense", ch.id, known_of(closed))
 
 
 def test_others_get_the_errors_of_any_channel() -> None:

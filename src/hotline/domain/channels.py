@@ -39,6 +39,9 @@ class ConsultationChannel(Channel, frozen=True, kw_only=True):
     subject: str = ""
     #: When the consultation was invoked (epoch s): the most recent is listed first.
     opened_at: float = 0.0
+    #: The consultation is closed: its channel keeps its history (read, acknowledge) but takes
+    #: no new message (``domain.hotline.compose``).
+    closed: bool = False
 
 
 def consultation_channel_id(

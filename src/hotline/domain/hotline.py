@@ -25,7 +25,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import msgspec
 
-from hotline.domain.channels import NO_CHANNELS, resolve
+from hotline.domain.channels import NO_CHANNELS, ConsultationChannel, resolve
 from hotline.domain.compact import Channel, Compact, Official
 from hotline.domain.events import (
     MessageAcknowledged,
@@ -43,11 +43,13 @@ from hotline.domain.ids import (
     MessageId,
     NationCode,
     Precedence,
+    channel_id,
 )
 from hotline.errors import (
     BadClassification,
     BadPrecedence,
     Conflict,
+    ConsultationClosed,
     Forbidden,
     Invalid,
     NotAMember,
@@ -123,9 +125,16 @@ def compose(
     ``known``: the consultation channels of the node (see ``channel_for``). Raises NotFound
     (unknown channel), NotAMember, BadPrecedence, BadClassification, NotCleared (above the
     sender's clearance or the channel's maximum), NotReleasable (``rel_to`` wider than the
-    channel or leaving out the sender's nation), Invalid (body).
+    channel or leaving out the sender's nation), Invalid (body), ConsultationClosed (the
+    channel of a closed consultation).
     """
     channel = channel_for(compact, official, cid, known)
+    if isinstance(channel, ConsultationChannel) and channel.closed:
+        base = channel_id(channel.layer.value, channel.members)
+        raise ConsultationClosed(
+            f"consultation {channel.consultation_id} is closed: {channel.id} keeps its history "
+            f"but takes no new message; send on {base}"
+        )
     prec = parse_precedence(precedence)
     level = (
         parse_classification(classification)

@@ -110,9 +110,9 @@ def detail_view(compact: Compact, state: MessageState) -> dict[str, Any]:
 
 def channel_view(channel: Channel) -> dict[str, Any]:
     """A channel of ``GET /api/v1/channels``; ``consultation`` is null for the compact's
-    channels and ``{id, subject}`` for a consultation's own channel."""
+    channels and ``{id, subject, closed}`` for a consultation's own channel."""
     consultation = (
-        {"id": channel.consultation_id, "subject": channel.subject}
+        {"id": channel.consultation_id, "subject": channel.subject, "closed": channel.closed}
         if isinstance(channel, ConsultationChannel)
         else None
     )

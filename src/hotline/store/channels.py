@@ -15,6 +15,12 @@ from hotline.domain.compact import Channel
 from hotline.domain.ids import ChannelId, Classification, Layer, NationCode
 
 _COLUMNS = "id, consultation_id, layer, members, max_classification, subject, opened_at"
+#: A channel with whether its consultation is closed (the consultation's row holds the phase).
+_SELECT = (
+    "SELECT c.id, c.consultation_id, c.layer, c.members, c.max_classification, c.subject, "
+    "c.opened_at, k.phase = 'closed' FROM consultation_channels c "
+    "LEFT JOIN consultations k ON k.id = c.consultation_id"
+)
 
 
 def save_channel(conn: sqlite3.Connection, channel: ConsultationChannel) -> None:
@@ -34,9 +40,7 @@ def save_channel(conn: sqlite3.Connection, channel: ConsultationChannel) -> None
 
 
 def load_channel(conn: sqlite3.Connection, cid: str) -> ConsultationChannel | None:
-    row = conn.execute(
-        f"SELECT {_COLUMNS} FROM consultation_channels WHERE id = ?", (cid,)
-    ).fetchone()
+    row = conn.execute(f"{_SELECT} WHERE c.id = ?", (cid,)).fetchone()
     return None if row is None else _channel(row)
 
 
@@ -50,14 +54,13 @@ def known(conn: sqlite3.Connection, cid: str) -> Mapping[ChannelId, Channel]:
 def load_channels(conn: sqlite3.Connection, layer: Layer) -> list[ConsultationChannel]:
     """The consultation channels of ``layer`` this node knows, most recent first."""
     rows = conn.execute(
-        f"SELECT {_COLUMNS} FROM consultation_channels WHERE layer = ? ORDER BY opened_at DESC, id",
-        (layer.value,),
+        f"{_SELECT} WHERE c.layer = ? ORDER BY c.opened_at DESC, c.id", (layer.value,)
     )
     return [_channel(r) for r in rows]
 
 
 def _channel(row: Any) -> ConsultationChannel:
-    cid, consultation_id, layer, members, level, subject, opened_at = row
+    cid, consultation_id, layer, members, level, subject, opened_at, closed = row
     return ConsultationChannel(
         id=ChannelId(str(cid)),
         layer=Layer(layer),
@@ -66,4 +69,5 @@ def _channel(row: Any) -> ConsultationChannel:
         consultation_id=str(consultation_id),
         subject=str(subject),
         opened_at=float(opened_at),
+        closed=bool(closed),
     )

@@ -111,7 +111,12 @@ export function messageList(store, actions) {
       h(
         "span",
         { class: "kind" },
-        [layerName(channel.layer), groupName(groupOf(channel)), channel.consultation && channelMembers(channel).join(" · ")]
+        [
+          layerName(channel.layer),
+          groupName(groupOf(channel)),
+          channel.consultation && channelMembers(channel).join(" · "),
+          channel.consultation?.closed && t("Closed"),
+        ]
           .filter(Boolean)
           .join(" · "),
       ),
