@@ -1,7 +1,10 @@
 """A consultation's own channel in the browser console: listed in its own group under its layer
-as soon as its FLASH notice arrives, named by the consultation's subject."""
+as soon as its FLASH notice arrives, named by the consultation's subject; marked Closed, with no
+form to send on it, as soon as the consultation closes (no reload)."""
 
 from __future__ import annotations
+
+import re
 
 import pytest
 from playwright.async_api import Browser, expect
@@ -40,5 +43,19 @@ async def test_a_consultation_channel_appears_in_its_own_group(
     await expect(head.locator("h2")).to_have_text(INVOKE["subject"])
     await expect(head.locator(".channel-id")).to_have_text(channel)
     await expect(jpn.page.locator("li.msg.prec-flash")).to_have_count(1)
+    await expect(jpn.page.locator("form.compose, section.compose").first).to_be_visible()
+    await expect(jpn.page.locator(".compose-closed")).to_have_count(0)
     await jpn.shot("jpn-consultation-channel")
+
+    # The consultation closes at USA: JPN's console learns it from its live stream.
+    cid = resp.json()["id"]
+    closed = await usa.post(f"/api/v1/consultations/{cid}/phase", json={"phase": "closed"})
+    assert closed.status_code == 200, closed.text
+    await expect(button).to_have_class(re.compile(r"\bclosed\b"))
+    await expect(button.locator(".badge.closed")).to_have_text("Closed")
+    await expect(head.locator(".kind")).to_contain_text("Closed")
+    await expect(jpn.page.locator(".compose-closed h2")).to_have_text("Consultation closed")
+    # The history is still there.
+    await expect(jpn.page.locator("li.msg.prec-flash")).to_have_count(1)
+    await jpn.shot("jpn-consultation-channel-closed")
     jpn.check_clean()

@@ -227,12 +227,26 @@ function loadChannelsSoon() {
   clearTimeout(channelsTimer);
   channelsTimer = setTimeout(async () => {
     try {
+      const closed = () => Boolean(store.channel(store.draft?.channel)?.consultation?.closed);
+      const before = closed();
       store.channels = await api.get("/api/v1/channels");
       invalidate("channels", "messages");
+      // The channel being written on has closed: its form gives way to a notice.
+      if (closed() !== before) invalidate("compose");
     } catch (err) {
       report(err);
     }
   }, 200);
+}
+
+/**
+ * Whether a consultation event changes the channel list: a consultation's own channel appears
+ * when it is invoked and is marked Closed when it closes.
+ */
+function consultationChannelStale(ev) {
+  const listed = store.channels.find((c) => c.consultation && c.consultation.id === ev.consultation_id);
+  if (!listed) return Boolean(ev.channel);
+  return Boolean(listed.consultation.closed) !== (ev.phase === "closed");
 }
 
 async function loadPeers() {
@@ -345,6 +359,8 @@ function onEvent(ev) {
     if (ev.message_id === store.selectedMessage) refreshDetailSoon();
     if (ev.nation === store.me.nation && store.pending.has(ev.message_id)) beep();
     invalidate("messages", "flash", "main", "detail");
+  } else if (ev.type === "consultation") {
+    if (consultationChannelStale(ev)) loadChannelsSoon();
   } else if (ev.type === "alert") {
     store.alerts = [ev, ...store.alerts].slice(0, 5);
     invalidate("alerts");

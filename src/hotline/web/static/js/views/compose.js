@@ -30,6 +30,16 @@ export function draftMarking(draft) {
 export function composeForm(store, templates, actions) {
   const draft = store.draft;
   const channel = store.channel(draft.channel);
+  if (channel.consultation?.closed) {
+    // The node refuses a new message on a closed consultation's channel (409
+    // consultation_closed): say so here instead of offering a form that can only fail.
+    return h(
+      "section",
+      { class: "compose compose-closed", "aria-labelledby": "compose-title" },
+      h("h2", { id: "compose-title" }, t("Consultation closed")),
+      h("p", null, t("Its channel keeps its history, and its messages can still be acknowledged, but it takes no new message. Send on the layer's trilateral channel instead.")),
+    );
+  }
   const members = channelMembers(channel);
   const ceiling = Math.min(level(channel.max_classification), level(store.me.clearance));
   const tpl = templates.find((x) => x.id === draft.template) || null;

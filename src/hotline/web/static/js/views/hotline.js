@@ -63,7 +63,7 @@ export function channelList(store, actions) {
                     "button",
                     {
                       type: "button",
-                      class: ["channel", selected && "selected", flash && "has-flash"],
+                      class: ["channel", selected && "selected", flash && "has-flash", c.consultation?.closed && "closed"],
                       "aria-current": selected ? "true" : null,
                       dataset: { key: `channel-${c.id}`, channel: c.id },
                       title: c.id,
@@ -71,6 +71,7 @@ export function channelList(store, actions) {
                     },
                     h("span", { class: "members" }, channelMembers(c).join(" · ")),
                     h("span", { class: "names" }, channelName(c)),
+                    c.consultation?.closed ? h("span", { class: "badge closed" }, t("Closed")) : null,
                     waiting.length
                       ? h("span", { class: ["count", flash && "count-flash"], "aria-label": t("{count} awaiting acknowledgment", { count: waiting.length }) }, String(waiting.length))
                       : null,
