@@ -51,6 +51,7 @@ from hotline.tracks import simulate as sim
 from hotline.tracks.ballistics import impact_point, propagate_to_impact_many
 from hotline.tracks.fusion import Fuser, FuserConfig, Report, Track, TrackStatus, predict_impact
 from hotline.tracks.geodesy import ecef_to_enu, geodetic_to_ecef, great_circle_km
+from hotline.tracks.imm import ImmParams
 
 F64 = NDArray[np.float64]
 
@@ -169,6 +170,25 @@ def _floor(truth: sim.Trajectory, times: F64) -> F64:
     return out
 
 
+def _prior_floor(truth: sim.Trajectory, times: F64) -> F64:
+    """Impact error (km) of the filter's prediction from the TRUE state with the prior of the
+    ballistic coefficient (``ImmParams.log_beta_prior``, ``log_beta_sigma``): the common floor of
+    every filter until the body has flown through enough air to tell its drag."""
+    imm = ImmParams()
+    out = np.full(times.size, np.nan)
+    keep = [i for i, t in enumerate(times) if t + truth.launch.t0 >= truth.burnout_time]
+    if not keep:
+        return out
+    x = np.array([truth.state_at(truth.launch.t0 + times[i]) for i in keep])
+    x7 = np.concatenate([x, np.full((len(keep), 1), imm.log_beta_prior)], axis=1)
+    p7 = np.zeros((len(keep), 7, 7))
+    p7[:, 6, 6] = imm.log_beta_sigma**2
+    for i, imp in zip(keep, propagate_to_impact_many(x7, p7, np.zeros(len(keep))), strict=True):
+        if imp is not None:
+            out[i] = float(great_circle_km(imp.lat, imp.lon, truth.impact_lat, truth.impact_lon))
+    return out
+
+
 def _accuracy(opts: Options) -> dict[str, Any]:
     results: dict[str, Any] = {}
     for key in opts.classes:
@@ -204,6 +224,7 @@ def _accuracy(opts: Options) -> dict[str, Any]:
             "impact": [truth.impact_lat, truth.impact_lon],
             "times_s": times.tolist(),
             "drag_floor_km": _floor(truth, times).tolist(),
+            "prior_floor_km": _prior_floor(truth, times).tolist(),
             "filters": table,
         }
         results[key]["comparison"] = _compare(results[key], seed=opts.seed)
@@ -443,6 +464,69 @@ def _table(acc: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _md(v: Any, spec: str) -> str:
+    return "–" if v is None or v != v else f"{v:{spec}}"
+
+
+def markdown(acc: dict[str, Any], verdicts: dict[str, Any]) -> str:
+    """The docs' tables (``docs/tracks.md``, "Benchmark"): per class the count of compared times
+    where fused beats the best single sensor, then every time in a collapsed table."""
+    out: list[str] = [
+        "| class | fused < best single | of which P(better) ≥ 0.95 | equal, single source | "
+        "not better at (s) | median fused / best | truth in fused 95 % ellipse after burn-out |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for key, res in acc.items():
+        v = verdicts[key]
+        worse = ", ".join(f"{t:.0f}" for t in v["fused_worse_at_s"]) or "–"
+        out.append(
+            f"| {res['class']} | **{v['fused_better_than_best_single']}/{v['times_compared']}** | "
+            f"{v['confident_better']} | {len(v['equal_single_source_at_s'])} | {worse} | "
+            f"{v['median_ratio_fused_to_best_single']:.2f} | "
+            f"{100 * v['ellipse_coverage_after_burnout']:.0f} % |"
+        )
+    out.append("")
+    for key, res in acc.items():
+        v = verdicts[key]
+        cmp = res["comparison"]
+        no_track = sum(c["status"] == "no track" for c in cmp)
+        out.append(
+            f"**{res['class']}** (burn-out {res['burnout_s']:.0f} s, impact at "
+            f"{res['flight_s']:.0f} s): fused below the best single sensor at "
+            f"**{v['fused_better_than_best_single']}/{v['times_compared']}** compared times "
+            f"({v['confident_better']} of them with P(better) ≥ {CONFIDENCE:.2f}); equal, single "
+            f"source: {len(v['equal_single_source_at_s'])}; no track yet: {no_track}.\n"
+        )
+        out.append("<details><summary>per time</summary>\n")
+        out.append(
+            "| s | USA km | JPN km | KOR km | **fused km** | fused time err s | in 95 % | "
+            "vacuum floor km | drag-prior floor km | best single | fused / best | P(better) | "
+            "comparison |"
+        )
+        out.append("|" + "---|" * 13)
+        f = res["filters"]
+        for i, t in enumerate(res["times_s"]):
+            c = cmp[i]
+            km = [_md(f[n]["impact_err_km_rms"][i], ".3f") for n in FILTERS]
+            cover = f["fused"]["inside_95"][i]
+            row = [
+                f"{t:.0f}",
+                *km[:3],
+                f"**{km[3]}**",
+                _md(abs(f["fused"]["impact_time_err_s_rms"][i]), ".1f"),
+                "–" if cover != cover else f"{100 * cover:.0f}%",
+                _md(res["drag_floor_km"][i], ".3f"),
+                _md(res.get("prior_floor_km", [math.nan] * len(cmp))[i], ".3f"),
+                c.get("best", "–"),
+                _md(c.get("ratio"), ".3f"),
+                _md(c.get("p_better"), ".2f"),
+                c["status"],
+            ]
+            out.append("| " + " | ".join(row) + " |")
+        out.append("\n</details>\n")
+    return "\n".join(out)
+
+
 def _plot(acc: dict[str, Any], out: Path, dpi: int = 110) -> list[str]:
     import matplotlib
 
@@ -551,6 +635,7 @@ def run(args: Any) -> dict[str, Any]:
         print("\nverdicts:", json.dumps(result["verdicts"], indent=1))
         if opts.plot:
             result["plots"] = _plot(acc, out)
+        (out / "tracks_tables.md").write_text(markdown(acc, result["verdicts"]))
         # The per-run errors (the paired comparison's raw data) go to the artifacts only.
         for key, res in acc.items():
             for name, f in res["filters"].items():

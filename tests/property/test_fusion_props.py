@@ -122,16 +122,17 @@ def test_imm_step_keeps_covariances_positive_definite(
     x0 = np.concatenate([geodetic_to_ecef(39.0, 128.0, 300e3), [2000.0, 100.0, 500.0], [0.0] * 3])
     a = rng.standard_normal((2, 9, 9))
     p = np.einsum("kij,klj->kil", a, a) * 10.0**log_p + 1e-6 * np.eye(9)
-    p[0, 6:, :] = p[0, :, 6:] = 0.0  # the ballistic mode has no acceleration
+    # The ballistic mode is [r, v, ln beta]: slots 7-8 empty.
+    p[0, 7:, :] = p[0, :, 7:] = 0.0
     b = rng.standard_normal((3, 3))
     r = b @ b.T * 10.0**log_r + 1e-4 * np.eye(3)
     mu = rng.dirichlet([1.0, 1.0])
     x = x0 + rng.standard_normal((2, 9)) * 10.0
-    x[0, 6:] = 0.0
+    x[0, 6], x[0, 7:] = 10.0, 0.0
     z = x0[:3] + rng.standard_normal(3) * 100.0
     mu_n, x_n, p_n = step(mu[None], x[None], p[None], np.array([dt]), z[None], r[None], ImmParams())
     assert mu_n.sum() == np.float64(1.0) or abs(float(mu_n.sum()) - 1.0) < 1e-12
-    assert_spd(p_n[0, 0, :6, :6])
-    assert np.all(p_n[0, 0, 6:] == 0.0)
+    assert_spd(p_n[0, 0, :7, :7])
+    assert np.all(p_n[0, 0, 7:] == 0.0)
     assert_spd(p_n[0, 1])
     assert np.all(np.isfinite(x_n))

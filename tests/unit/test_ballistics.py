@@ -12,6 +12,7 @@ from hotline.tracks.ballistics import (
     CHI2_2DOF_95,
     ForceModel,
     acceleration,
+    drag_terms,
     dynamics_jacobian,
     ellipse_95,
     fly_to_ground,
@@ -21,8 +22,10 @@ from hotline.tracks.ballistics import (
     kinematic_q9,
     propagate,
     propagate_to_impact,
+    propagate_to_impact_many,
     transition,
     transition9,
+    transition_modes,
     white_accel_q,
 )
 from hotline.tracks.geodesy import (
@@ -35,6 +38,7 @@ from hotline.tracks.geodesy import (
     enu_rotation,
     geodetic_height,
     geodetic_to_ecef,
+    great_circle_km,
 )
 
 INERTIAL = ForceModel(rotating=False)
@@ -258,3 +262,93 @@ def test_kinematic_process_noise_is_the_wiener_acceleration_model() -> None:
     )
     assert kinematic_q9(h, qa, qj) == pytest.approx(np.kron(per_axis, np.eye(3)), rel=1e-12)
     assert kinematic_q9(np.array([h, -h]), qa, qj)[1] == pytest.approx(np.kron(per_axis, np.eye(3)))
+
+
+def _drag_state(lat: float, h: float, v_enu: tuple[float, float, float], beta: float) -> np.ndarray:
+    """A two-hypothesis stack ``(1, 2, 9)``: ``[r, v, ln beta, 0, 0]`` (drag) and ``[r, v, a]``."""
+    x = np.zeros((1, 2, 9))
+    x[0, :, :6] = _state(lat, 129.0, h, v_enu)
+    x[0, 0, 6] = math.log(beta)
+    x[0, 1, 6:] = (1.0, -2.0, 3.0)
+    return x
+
+
+@pytest.mark.parametrize(
+    ("beta", "h"), [(8_000.0, 30e3), (8_000.0, 10e3), (60_000.0, 20e3), (20_000.0, 80e3)]
+)
+def test_drag_state_transition_matches_rk4_and_finite_differences(beta: float, h: float) -> None:
+    # The drag hypothesis [r, v, ln beta] moves like the truth's drag model (RK4 at 10 ms) to
+    # centimetres over 1 s in the lowest air, and its transition matrix is the derivative of
+    # that step (the ln beta column included); the other hypothesis is transition9's.
+    x = _drag_state(37.5, h, (1200.0, 100.0, -800.0), beta)
+    truth = ForceModel(ballistic_coeff_kg_m2=beta)
+    for dt in (0.5, 1.0, 2.0):
+        xn, phi = transition_modes(x, np.array([dt]), taylor_max_s=5.0)
+        ref = propagate(x[0, 0, :6], dt, truth, max_step_s=0.01)
+        assert np.linalg.norm(xn[0, 0, :3] - ref[:3]) < 0.1 * dt**3
+        assert np.linalg.norm(xn[0, 0, 3:6] - ref[3:]) < 0.05 * dt**2
+        assert np.all(xn[0, 0, 6:] == x[0, 0, 6:])
+        other, phi_other = transition9(x[:, 1:], np.array([dt]), taylor_max_s=5.0)
+        assert xn[0, 1] == pytest.approx(other[0, 0], abs=1e-9)
+        assert phi[0, 1] == pytest.approx(phi_other[0], abs=1e-12)
+        eps = np.array([1.0] * 3 + [0.01] * 3 + [1e-2])
+        num = np.zeros((7, 7))
+        for j in range(7):
+            d = np.zeros(9)
+            d[j] = eps[j]
+            plus = transition_modes(x + d, np.array([dt]), taylor_max_s=5.0)[0][0, 0, :7]
+            minus = transition_modes(x - d, np.array([dt]), taylor_max_s=5.0)[0][0, 0, :7]
+            num[:, j] = (plus - minus) / (2 * eps[j])
+        # The ln beta column exactly; the (r, v) block to first order in the drag partials:
+        # (D h)^2 / 2 is left out, 1 % of the block for 2 s at 10 km with beta 8,000 kg/m^2.
+        assert phi[0, 0, :6, 6] == pytest.approx(num[:6, 6], rel=1e-3, abs=1e-9)
+        scale = np.abs(num[:6, :6]).max()
+        assert np.abs(phi[0, 0, :6, :6] - num[:6, :6]).max() < 1.5e-2 * scale
+        assert np.all(phi[0, 0, :6, 7:] == 0.0)
+        assert np.all(phi[0, 0, 6:, 6:] == np.eye(3))
+
+
+def test_drag_is_nil_above_the_air_and_long_coasts_skip_it() -> None:
+    x = _drag_state(38.0, 1000e3, (2000.0, -300.0, 2000.0), 20_000.0)
+    ad, dr, dv = drag_terms(x[:, 0])
+    assert np.all(ad == 0.0) and np.all(dr == 0.0) and np.all(dv == 0.0)
+    # A 700 s coast (RK4 sub-steps) high up is the vacuum flight, ln beta not felt.
+    xn, phi = transition_modes(x, np.array([700.0]), max_step_s=30.0, taylor_max_s=5.0)
+    ref = propagate(x[0, 0, :6], 700.0, max_step_s=30.0)
+    assert xn[0, 0, :6] == pytest.approx(ref, abs=1e-2)
+    assert np.all(phi[0, 0, :6, 6:] == 0.0)
+
+
+def test_impact_with_ballistic_coefficient_state() -> None:
+    # From the true state and beta, the [r, v, ln beta] prediction lands where the truth's
+    # drag model does; a prior spread of ln beta moves the mean by the Gauss-Hermite rule
+    # (the one-sigma-larger beta and the smaller one weighed alike), not by a far tail point.
+    beta = 30_000.0
+    x6 = _state(39.0, 133.0, 60e3, (2400.0, 0.0, -1500.0))
+
+    def landing(b: float) -> tuple[float, float]:
+        _, r = fly_to_ground(x6, ForceModel(ballistic_coeff_kg_m2=b), max_step_s=0.05)
+        la, lo, _ = ecef_to_geodetic(r[0])
+        return float(la), float(lo)
+
+    lat, lon = landing(beta)
+    x7 = np.concatenate([x6, [math.log(beta)]])
+    p7 = np.diag([1e-6] * 6 + [1e-12])
+    imp = propagate_to_impact_many(x7[None], p7[None], [0.0])[0]
+    assert imp is not None
+    assert great_circle_km(imp.lat, imp.lon, lat, lon) < 0.005
+    p7[6, 6] = 0.7**2
+    spread = propagate_to_impact_many(x7[None], p7[None], [0.0])[0]
+    assert spread is not None
+    # Three-point Gauss-Hermite over ln beta by hand: weights 2/3 and 1/6, 1/6.
+    pts = []
+    for z, w in ((0.0, 2.0 / 3.0), (math.sqrt(3.0), 1.0 / 6.0), (-math.sqrt(3.0), 1.0 / 6.0)):
+        la, lo = landing(beta * math.exp(0.7 * z))
+        pts.append((w, ecef_to_enu(geodetic_to_ecef(la, lo, 0.0), lat, lon, 0.0)[:2]))
+    mean_en = sum(w * e for w, e in pts)
+    got = ecef_to_enu(geodetic_to_ecef(spread.lat, spread.lon, 0.0), lat, lon, 0.0)[:2]
+    assert np.linalg.norm(got - mean_en) < 5.0  # metres
+    # The spread is that of the two outer points about the centre one's landing (the (r, v)
+    # spread is nil here).
+    var = sum(w * float(e @ e) for w, e in pts[1:])
+    assert spread.semi_major_m == pytest.approx(math.sqrt(CHI2_2DOF_95 * var), rel=0.05)

@@ -137,7 +137,7 @@ def test_impact_prediction_after_midcourse_data() -> None:
     assert err_km < 5.0
     assert abs(track.impact.time - truth.impact_time) < 10.0
     x, p = impact_state(track)
-    assert x.shape == (6,) and p.shape == (6, 6)
+    assert x.shape == (7,) and p.shape == (7, 7)  # [r, v, ln beta]
 
 
 def test_ids_are_deterministic_and_order_independent() -> None:

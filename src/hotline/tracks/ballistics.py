@@ -13,11 +13,13 @@ with the J2 gravity field (Vallado eq. 8-30)::
     g_J2(r) = -mu r / |r|^3 - (3/2) J2 mu R^2 / |r|^5 *
               [x (1 - 5 z^2/|r|^2), y (1 - 5 z^2/|r|^2), z (3 - 5 z^2/|r|^2)]
 
-(constants WGS-84, NIMA TR8350.2; see ``geodesy``). The optional drag of an isothermal
-exponential atmosphere ``a_drag = -rho(h) |v| v / (2 beta)``, ``rho = 1.225 exp(-h / 7200 m)``
-(sea-level density of the US Standard Atmosphere 1976; scale-height approximation as in Regan
-and Anandakrishnan, "Dynamics of Atmospheric Re-Entry", AIAA 1993, ch. 2), with ballistic
-coefficient ``beta = m / (C_D A)`` in kg/m^2, is used by the scenario generator for truth only.
+(constants WGS-84, NIMA TR8350.2; see ``geodesy``). Drag is that of an isothermal exponential
+atmosphere ``a_drag = -rho(h) |v| v / (2 beta)``, ``rho = 1.225 exp(-h / 7200 m)`` (sea-level
+density of the US Standard Atmosphere 1976; scale-height approximation as in Regan and
+Anandakrishnan, "Dynamics of Atmospheric Re-Entry", AIAA 1993, ch. 2) below 100 km, with
+ballistic coefficient ``beta = m / (C_D A)`` in kg/m^2: the truth of the scenario generator
+(``ForceModel``), and the filter's ballistic mode with ``ln beta`` in its state
+(``transition_modes``, ``drag_terms``).
 
 Phases handled:
 
@@ -26,18 +28,19 @@ Phases handled:
 * **boost** is powered: the tracking filter (``imm``) adds the non-gravitational acceleration
   to its state, ``[r, v, a]`` (``transition9``), estimated by the powered mode of an
   interacting multiple model (IMM) filter as a Wiener process (``kinematic_q9``).
-* **terminal** (re-entry): the same state's ``a`` follows the drag; impact prediction flies with
-  the drag of an estimated ballistic coefficient (``propagate_to_impact_many(inv_beta=...)``,
-  ``fusion.drag_estimate``) in the exponential atmosphere below (``air_density``); elsewhere it
-  flies in vacuum, which lands long for low-beta bodies still in the air (the benchmark measures
-  that floor: ``docs/tracks.md``).
+* **terminal** (re-entry): the ballistic mode flies with the drag of its estimated ``ln beta``
+  (``transition_modes``); impact prediction flies each sigma point of ``[r, v, ln beta]`` with
+  its own drag (``propagate_to_impact_many``), in every phase: a body's drag is unknown until
+  it has flown through enough air, and the prior's spread of it is part of the prediction's
+  (the benchmark measures what is left: ``docs/tracks.md``).
 
 Impact prediction (``propagate_to_impact``) uses the unscented transform (Julier and Uhlmann,
 "Unscented filtering and nonlinear estimation", Proc. IEEE 92(3), 2004): the 2n = 12 symmetric
 sigma points ``x +/- sqrt(n P)_i`` (kappa = 0, weights 1/12) and the mean are each flown until
 they descend through ellipsoid height 0, so the non-linear ground-crossing condition is handled
 without linearisation; the impact points' local East-North scatter gives the 2x2 covariance and
-its 95 % ellipse (chi-square, 2 dof: ``-2 ln 0.05 = 5.991``).
+its 95 % ellipse (chi-square, 2 dof: ``-2 ln 0.05 = 5.991``). With ``ln beta`` (7 dimensions)
+its direction takes the three-point Gauss-Hermite rule instead (``_sigma_points_log_beta``).
 
 Integration is classical fourth-order Runge-Kutta with a step that scales with the local orbital
 time constant, ``h = 0.04 / n(r)``, ``n = sqrt(mu / |r|^3)`` (about 32 s near the ground, 90 s at
@@ -502,6 +505,228 @@ def _rk4_transition(x: F64, dt: F64, model: ForceModel, n: int) -> tuple[F64, F6
     return x, phi
 
 
+# --------------------------------------------------------------------------- drag state
+
+#: In a drag-flight entry of ``transition_modes`` the state is ``[r, v, ln beta, 0, 0]``: the
+#: natural logarithm of the ballistic coefficient ``beta = m / (C_D A)`` (kg/m^2) in slot 6,
+#: slots 7-8 unused (zero).
+LOG_BETA: Final = 6
+
+#: Cap of ``-h / H - ln beta`` in ``_drag`` (``exp(20)``: ``beta`` of 2e-9 kg/m^2 at sea level).
+_MAX_EXPONENT: Final = 20.0
+
+
+def drag_terms(x: F64) -> tuple[F64, F64, F64]:
+    """Drag of ``[r, v, ln beta, ...]`` states ``(n, 7+)`` in the exponential atmosphere:
+    ``a_d = -rho(h) |v| v / (2 beta)`` ``(n, 3)`` (``air_density`` at ``_approx_height``, the
+    truth's model) and its Jacobians ``D_r = d a_d / d r`` and ``D_v = d a_d / d v``
+    ``(n, 3, 3)``::
+
+        D_v = -rho / (2 beta) (|v| I + v v^T / |v|)
+        D_r = -a_d u^T / H            (d rho / d r = -rho u / H, u = r / |r| the local up)
+
+    and ``d a_d / d ln beta = -a_d`` (the ballistic coefficient as a state: Zarchan and Musoff,
+    "Fundamentals of Kalman Filtering: A Practical Approach", AIAA, ch. 8, "Drag and falling
+    object"; the logarithm keeps ``beta`` positive and makes its prior a scale prior). Above
+    ``DRAG_CEILING_M`` all three are zero."""
+    out = _drag(x, jacobians=True, none_in_vacuum=False)
+    assert out is not None
+    ad, jac = out
+    return ad, jac[:, :, :3], jac[:, :, 3:]
+
+
+def _drag(x: F64, *, jacobians: bool, none_in_vacuum: bool) -> tuple[F64, F64] | None:
+    """``a_d (n, 3)`` and, if ``jacobians``, ``[D_r | D_v] (n, 3, 6)`` (else empty); ``None`` if
+    ``none_in_vacuum`` and no state is in the air. Both parts of the Jacobian but the
+    ``-rho |v| / (2 beta) I`` of ``D_v`` are outer products with ``a_d``:
+    ``[D_r | D_v] = a_d [-u / H | v / |v|^2] - [0 | rho |v| / (2 beta) I]``."""
+    r, v = x[:, :3], x[:, 3:6]
+    r2 = np.einsum("ni,ni->n", r, r)
+    rn = np.sqrt(r2)
+    h = rn - WGS84_A * (1.0 - WGS84_F * (r[:, 2] * r[:, 2] / r2))
+    air = h < DRAG_CEILING_M
+    if none_in_vacuum and not air.any():
+        return None
+    # rho / (2 beta), zero above the air (and held at its value 20 km under the ellipsoid
+    # below that: only a state predicted through the ground gets there). The exponent is
+    # capped so that a state with no physical meaning (beta of a millionth of a kg/m^2) still
+    # gives finite numbers, not an overflow.
+    expo = np.minimum(-np.maximum(h, -20_000.0) / SCALE_HEIGHT_M - x[:, LOG_BETA], _MAX_EXPONENT)
+    c = (0.5 * RHO0_KG_M3) * np.exp(expo) * air
+    v2 = np.maximum(np.einsum("ni,ni->n", v, v), 1e-18)
+    cs = c * np.sqrt(v2)
+    ad: F64 = v * -cs[:, None]
+    if not jacobians:
+        return ad, np.empty(0)
+    w6 = np.concatenate([r * (-1.0 / (SCALE_HEIGHT_M * rn))[:, None], v / v2[:, None]], axis=1)
+    jac: F64 = ad[:, :, None] * w6[:, None, :]
+    jac[:, :, 3:] -= cs[:, None, None] * _EYE3
+    return ad, jac
+
+
+def drag_accel(x: F64) -> F64:
+    """Drag ``a_d (n, 3)`` of ``[r, v, ln beta, ...]`` states ``(n, 7+)`` (``drag_terms``)."""
+    out = _drag(x, jacobians=False, none_in_vacuum=False)
+    assert out is not None
+    return out[0]
+
+
+def _phi_modes(
+    grad: F64,
+    model: ForceModel,
+    h: F64,
+    m: int,
+    j: int,
+    terms: tuple[F64, F64] | None,
+    rates: F64 | None,
+) -> F64:
+    """``Phi (k, m, 9, 9)`` of ``m`` hypotheses per track, hypothesis ``j`` flying with drag
+    (``terms = (a_d, [D_r | D_v])`` of its states, ``_drag``; ``rates (k, 3, 2)``: the drag's
+    rate along the flow ``adot = D_r v + D_v f`` and ``D_r v + D_v (f + a_d)``; ``None``: no
+    drag), the others with a constant ``a`` (``_phi9``). The drag hypothesis' ``(r, v)`` block
+    adds the drag partials to first order in them, ``[[D_r h^2/2, D_v h^2/2], [D_r h, D_v h]]``
+    (the neglected ``(D h)^2 / 2`` is 1 % of the block for 2 s at 10 km for beta 8,000 kg/m^2,
+    0.1 % for 1 s higher up); its ``ln beta`` column is the derivative of the Taylor step's mean
+    (``d a_d / d ln beta = -a_d``, ``d adot / d ln beta = -adot``): ``d r / d ln beta =
+    -a_d h^2/2 - w h^3/6``, ``d v / d ln beta = -a_d h - w h^2/2``, ``w = (C + D_v) a_d + adot``
+    (a constant ``A`` would miss ``adot``, the fast growth of drag as the body descends: 5 % of
+    the column at 1 s, 30 km); its columns 7-8 are zero."""
+    phi: F64 = np.repeat(_phi9(grad, model, h)[:, None], m, axis=1)
+    col = phi[:, j]
+    col[:, :6, 6:] = 0.0
+    if terms is None or rates is None:
+        return phi
+    ad, jac = terms
+    h3 = h[:, None, None]
+    col[:, :3, :6] += (0.5 * h3 * h3) * jac
+    col[:, 3:6, :6] += h3 * jac
+    h1 = h[:, None]
+    w = ad @ _coriolis(model) + rates[:, :, 1]
+    col[:, :3, LOG_BETA] = -(0.5 * h1 * h1) * (ad + (h1 / 3.0) * w)
+    col[:, 3:6, LOG_BETA] = -h1 * (ad + 0.5 * h1 * w)
+    return phi
+
+
+def _drag_rates(jac: F64, v: F64, f: F64, ad: F64) -> F64:
+    """``[adot, D_r v + D_v (f + a_d)] (n, 3, 2)`` for ``_phi_modes`` (one product)."""
+    y = np.empty((v.shape[0], 6, 2))
+    y[:, :3] = v[:, :, None]
+    y[:, 3:, 0] = f
+    y[:, 3:, 1] = f + ad
+    out: F64 = jac @ y
+    return out
+
+
+def _taylor_step_modes(x: F64, h: F64, model: ForceModel, j: int) -> tuple[F64, F64]:
+    """``_taylor_step`` of ``x (k, m, 9)`` where hypothesis ``j`` flies with drag
+    (``[r, v, ln beta]``): its ``f = dv/dt`` includes ``a_d`` and
+    ``f' = (G + D_r) v + (C + D_v) f``."""
+    v = x[..., 3:6]
+    g, grad = _gravity_and_gradient(x[..., :3], model.j2)
+    lin = _linear_terms(model)
+    terms = _drag(x[:, j], jacobians=True, none_in_vacuum=True)
+    acc = x[..., 6:].copy()
+    acc[:, j] = 0.0 if terms is None else terms[0]
+    f = g + acc + x[..., :6] @ lin
+    grad += lin[:3].T
+    fd = v @ np.swapaxes(grad, -1, -2) + f @ lin[3:]
+    rates = None
+    if terms is not None:
+        ad, jac = terms
+        rates = _drag_rates(jac, v[:, j], f[:, j], ad)
+        fd[:, j] += rates[:, :, 0]
+    hh = h[:, None, None]
+    half = 0.5 * hh
+    out = x.copy()
+    out[..., :3] += hh * (v + half * (f + (hh / 3.0) * fd))
+    out[..., 3:6] += hh * (f + half * fd)
+    return out, _phi_modes(grad, model, h, x.shape[1], j, terms, rates)
+
+
+def _rk4_modes(x: F64, h: F64, model: ForceModel, j: int, drag: bool) -> F64:
+    """One RK4 step of states ``(k, m, 9)`` by ``h (k,)``: ``a`` held constant, or for
+    hypothesis ``j`` the drag of its ``ln beta`` (none if not ``drag``)."""
+
+    def rate(s: F64) -> F64:
+        d = acceleration(s[..., :6], model)
+        acc = s[..., 6:].copy()
+        acc[:, j] = drag_accel(s[:, j]) if drag else 0.0
+        d[..., 3:] += acc
+        return d
+
+    hh = h[:, None, None]
+    kin = x[..., :6]
+    rest = x[..., 6:]
+    k1 = rate(x)
+    k2 = rate(np.concatenate([kin + 0.5 * hh * k1, rest], axis=-1))
+    k3 = rate(np.concatenate([kin + 0.5 * hh * k2, rest], axis=-1))
+    k4 = rate(np.concatenate([kin + hh * k3, rest], axis=-1))
+    out = x.copy()
+    out[..., :6] += (hh / 6.0) * (k1 + 2.0 * (k2 + k3) + k4)
+    return out
+
+
+def transition_modes(
+    x: ArrayLike,
+    dt: ArrayLike,
+    model: ForceModel = VACUUM,
+    *,
+    drag_mode: int = 0,
+    max_step_s: float = 10.0,
+    taylor_max_s: float = 2.0,
+) -> tuple[F64, F64]:
+    """``transition9`` for ``m`` hypotheses per track of which one, ``drag_mode``, flies with
+    drag: states ``(k, m, 9)``, ``dt (k,)``; ``x[:, drag_mode]`` is ``[r, v, ln beta, 0, 0]``
+    and flies with the drag of its ballistic coefficient (``drag_terms``; ``ln beta`` constant
+    in the mean), the others are ``[r, v, a]`` with ``a`` constant. Returns the moved states
+    and one transition matrix per hypothesis ``(k, m, 9, 9)`` (the gravity gradient at
+    ``x[:, 0]``, shared; the drag partials at the drag hypothesis' own mean). The mean moves by
+    the third-order Taylor step when every ``|dt| <= taylor_max_s`` (with drag,
+    ``f' = (G + D_r) v + (C + D_v) f``), otherwise by RK4 in ``ceil(|dt| / max_step_s)``
+    sub-steps per row."""
+    x = np.asarray(x, dtype=np.float64)
+    dt = np.asarray(dt, dtype=np.float64)
+    n = np.where(np.abs(dt) > taylor_max_s, np.ceil(np.abs(dt) / max_step_s), 0).astype(int)
+    if not n.any():
+        return _taylor_step_modes(x, dt, model, drag_mode)
+    xo = np.empty_like(x)
+    phi = np.empty((*x.shape[:2], N_STATE, N_STATE))
+    for steps in np.unique(n).tolist():
+        rows = n == steps
+        if steps == 0:
+            xo[rows], phi[rows] = _taylor_step_modes(x[rows], dt[rows], model, drag_mode)
+        else:
+            xo[rows], phi[rows] = _rk4_transition_modes(x[rows], dt[rows], model, steps, drag_mode)
+    return xo, phi
+
+
+#: Faster than any ballistic body tracked here (m/s): bounds how far one sub-step can descend.
+_MAX_SPEED_M_S: Final = 11_000.0
+
+
+def _rk4_transition_modes(x: F64, dt: F64, model: ForceModel, n: int, j: int) -> tuple[F64, F64]:
+    h = dt / n
+    phi: F64 | None = None
+    lin = _linear_terms(model)
+    reach = np.abs(h) * _MAX_SPEED_M_S
+    for _ in range(n):
+        g = gravity_gradient(x[:, 0, :3], j2=False) + lin[:3].T
+        xd = x[:, j]
+        # No drag this sub-step if no body can reach the air in it (long coasts in vacuum).
+        drag = bool(np.any(_approx_height(xd[:, :3]) - reach < DRAG_CEILING_M))
+        terms = _drag(xd, jacobians=True, none_in_vacuum=True) if drag else None
+        rates = None
+        if terms is not None:
+            ad, jac = terms
+            f = acceleration(xd[:, :6], model)[:, 3:] + ad
+            rates = _drag_rates(jac, xd[:, 3:6], f, ad)
+        step = _phi_modes(g, model, h, x.shape[1], j, terms, rates)
+        phi = step if phi is None else step @ phi
+        x = _rk4_modes(x, h, model, j, drag)
+    assert phi is not None
+    return x, phi
+
+
 #: ``kinematic_q9``: the per-axis 3x3 blocks (``(r, v, a)``) as coefficients of ``h^1..h^5``,
 #: for the white acceleration density (``[:, 0]``) and the white jerk density (``[:, 1]``);
 #: ``BLOCK_OF`` maps a state index to its block, ``SAME_AXIS`` is 1 where two indices share an
@@ -626,7 +851,7 @@ def fly_to_ground(
     The step suits vacuum flight; with drag in ``model`` pass a ``max_step_s`` of a fraction of
     a second. ``inv_beta (k,)``: drag of this inverse ballistic coefficient (m^2/kg) per row in
     the exponential atmosphere (``air_density``), with steps of at most ``DRAG_STEP_S`` below
-    ``DRAG_STEP_CEILING_M``.
+    ``DRAG_STEP_CEILING_M`` and, above it, none that reaches below ``DRAG_CEILING_M``.
     """
     x = np.array(x, dtype=np.float64, ndmin=2)
     k = x.shape[0]
@@ -646,7 +871,13 @@ def fly_to_ground(
             x1 = rk4_step(xa, h, model)
         else:
             ka = kb[active]
-            h = np.where((za < DRAG_STEP_CEILING_M) & (ka > 0.0), np.minimum(h, DRAG_STEP_S), h)
+            # Below DRAG_STEP_CEILING_M steps of DRAG_STEP_S; above it, no step may carry a
+            # body past the top of the air (it would skip the drag, or meet the rate of a
+            # point below ground inside the step).
+            speed = np.sqrt(np.einsum("ki,ki->k", xa[:, 3:], xa[:, 3:]))
+            to_air = np.maximum((za - DRAG_CEILING_M) / speed, DRAG_STEP_S)
+            cap = np.where(za < DRAG_STEP_CEILING_M, DRAG_STEP_S, to_air)
+            h = np.where(ka > 0.0, np.minimum(h, cap), h)
             x1 = _rk4_drag(xa, h, model, ka)
         z1 = geodetic_height(x1[:, :3], iterations=1)
         hit = z1 <= 0.0
@@ -673,6 +904,43 @@ def _sigma_points(x: F64, p: F64) -> F64:
     cols = np.swapaxes(s, -1, -2)
     out: F64 = np.concatenate([x[:, None, :], x[:, None, :] + cols, x[:, None, :] - cols], axis=1)
     return out
+
+
+#: ``_sigma_points_log_beta``: spreads (in standard deviations) and weights of the
+#: ``ln beta`` pair, the 6 ``(r, v)`` pairs and the centre.
+_S_BETA, _S_RV = math.sqrt(3.0), math.sqrt(6.0)
+_W_BETA, _W_RV, _W_CENTRE = 1.0 / 6.0, 1.0 / 12.0, -1.0 / 3.0
+
+
+def _sigma_points_log_beta(x: F64, p: F64) -> tuple[F64, F64]:
+    """Sigma points ``(k, 15, 7)`` and weights ``(15,)`` of ``[r, v, ln beta]`` states.
+
+    The impact depends on ``beta`` through ``exp(-ln beta)``, far from linear over the prior's
+    spread (a factor 2 at 1 sigma): the symmetric unscented set at ``+/- sqrt(7)`` sigma would
+    fly one point with a fifth of the median ``beta``, whose short landing drags the mean. So
+    ``ln beta`` gets the three-point Gauss-Hermite rule (``+/- sqrt(3)`` sigma, weights 1/6,
+    exact for polynomials to degree 5 in it) and the ``(r, v)`` directions the 6-dimensional
+    unscented set (``+/- sqrt(6)``, weights 1/12), the centre taking the rest (-1/3; the
+    ``kappa = 3 - n`` family of Julier and Uhlmann, Proc. IEEE 92(3), 2004, sec. IV): the
+    columns are those of the Cholesky factor of ``P`` ordered ``[ln beta, r, v]``, so the
+    ``ln beta`` pair moves ``(r, v)`` along its regression on ``ln beta`` and the others are the
+    conditional ``(r, v)`` spread. A linear map is reproduced exactly (mean and covariance)."""
+    order = [6, 0, 1, 2, 3, 4, 5]
+    po = p[:, order][:, :, order]
+    po = 0.5 * (po + np.swapaxes(po, -1, -2))
+    jitter = 1e-12 * np.maximum(np.abs(np.diagonal(po, axis1=1, axis2=2)).max(axis=1), 1e-30)
+    try:
+        chol = np.linalg.cholesky(po + jitter[:, None, None] * np.eye(7))
+    except np.linalg.LinAlgError:
+        w, v = np.linalg.eigh(po)
+        chol = v * np.sqrt(np.clip(w, 0.0, None))[..., None, :]
+    cols = np.swapaxes(chol, -1, -2)[:, :, np.argsort(order)]  # (k, 7 columns, 7 components)
+    spread = np.array([_S_BETA] + [_S_RV] * 6)
+    cols = cols * spread[None, :, None]
+    out: F64 = np.concatenate([x[:, None, :], x[:, None, :] + cols, x[:, None, :] - cols], axis=1)
+    half = np.array([_W_BETA] + [_W_RV] * 6)
+    weights: F64 = np.concatenate([[_W_CENTRE], half, half])
+    return out, weights
 
 
 def ellipse_95(cov_en: ArrayLike) -> tuple[float, float, float]:
@@ -706,16 +974,25 @@ def propagate_to_impact_many(
     come down within ``max_flight_s`` (escape, orbit or a covariance too wide to mean
     anything).
 
-    ``inv_beta (k,)`` and ``inv_beta_sigma (k,)``: an estimate of each body's inverse ballistic
-    coefficient ``1 / beta`` (m^2/kg) and its 1-sigma; the unscented transform then runs over
-    ``[r, v, 1 / beta]`` (7 dimensions, 14 sigma points, ``1 / beta`` independent of the state
-    and clipped at 0) and each point flies with its drag (``fly_to_ground``)."""
+    States ``(k, 7)`` with covariances ``(k, 7, 7)`` are ``[r, v, ln beta]`` (the filter's
+    ballistic mode, ``transition_modes``): the unscented transform runs over all 7 dimensions
+    (14 sigma points, so the ballistic coefficient's correlation with the state is kept) and
+    each point flies with the drag of its own ``beta`` (``fly_to_ground``).
+
+    ``inv_beta (k,)`` and ``inv_beta_sigma (k,)``: with 6-column states, an estimate of each
+    body's inverse ballistic coefficient ``1 / beta`` (m^2/kg) and its 1-sigma; the unscented
+    transform then runs over ``[r, v, 1 / beta]`` (``1 / beta`` independent of the state and
+    clipped at 0)."""
     x = np.array(x, dtype=np.float64, ndmin=2)
     p = np.array(p, dtype=np.float64, ndmin=3)
     t = np.atleast_1d(np.asarray(t, dtype=np.float64))
     k = x.shape[0]
     kb: F64 | None = None
-    if inv_beta is not None:
+    weights: F64 | None = None
+    if x.shape[1] == 7:
+        sig7, weights = _sigma_points_log_beta(x, p)
+        sig, kb = sig7[..., :6], np.exp(-sig7[..., 6]).reshape(-1)
+    elif inv_beta is not None:
         sd = np.zeros(k) if inv_beta_sigma is None else np.asarray(inv_beta_sigma, float)
         x7 = np.concatenate([x, np.asarray(inv_beta, float).reshape(k, 1)], axis=1)
         p7 = np.zeros((k, 7, 7))
@@ -735,12 +1012,21 @@ def propagate_to_impact_many(
         if not np.all(np.isfinite(dt[i])):
             out.append(None)
             continue
-        en = ecef_to_enu(r[i, 1:], lat0[i], lon0[i], 0.0)[:, :2]
-        mean_en = en.mean(axis=0)
-        d = en - mean_en
-        cov = d.T @ d / (m - 1)
-        tm = float(dt[i, 1:].mean())
-        t_sigma = float(np.sqrt(np.mean((dt[i, 1:] - tm) ** 2)))
+        if weights is None:
+            en = ecef_to_enu(r[i, 1:], lat0[i], lon0[i], 0.0)[:, :2]
+            mean_en = en.mean(axis=0)
+            d = en - mean_en
+            cov = d.T @ d / (m - 1)
+            tm = float(dt[i, 1:].mean())
+            t_sigma = float(np.sqrt(np.mean((dt[i, 1:] - tm) ** 2)))
+        else:
+            # Weighted mean; covariance about the centre point's image (ENU origin), which
+            # stays positive semi-definite with the negative centre weight.
+            en = ecef_to_enu(r[i], lat0[i], lon0[i], 0.0)[:, :2]
+            mean_en = weights @ en
+            cov = (en[1:] * weights[1:, None]).T @ en[1:]
+            tm = float(weights @ dt[i])
+            t_sigma = float(np.sqrt(weights[1:] @ (dt[i, 1:] - dt[i, 0]) ** 2))
         pt = enu_to_ecef(np.array([mean_en[0], mean_en[1], 0.0]), lat0[i], lon0[i], 0.0)
         lat, lon, _ = ecef_to_geodetic(pt)
         a, b, o = ellipse_95(cov)

@@ -13,8 +13,9 @@ Measurement (exact in position, linearised in covariance): ``z = ECEF(lat, lon, 
 ``R = C^T diag(ce^2, ce^2, le^2) C`` with ``C`` the ECEF->ENU rotation at the point
 (``geodesy.enu_rotation``); ``H = [I 0]``. Each sensor is so weighted by its own stated errors.
 
-The filter is the two-mode IMM EKF of ``imm`` over ``[r, v, a]`` (ballistic, ``a = 0``;
-powered, ``a`` the thrust or drag acceleration). Per ``ingest`` call:
+The filter is the two-mode IMM EKF of ``imm`` (ballistic ``[r, v, ln beta]``, flying with the
+drag of its estimated ballistic coefficient; powered ``[r, v, a]``, ``a`` the thrust). Per
+``ingest`` call:
 
 1. reports are checked (a bad one raises ``Invalid`` and changes nothing), sorted by their key
    ``(time, nation, sensor, uid)`` (then content) so every node orders them alike, and
@@ -58,7 +59,7 @@ for ``trackstate.CALM_S`` (6 s: burn-out) or it surely descends, and goes back t
 probability exceeds 0.9 while it climbs below 150 km (a later stage, or burn-out declared too
 early under noisy reports); **terminal** once descending below 60 km (re-entry, where drag
 starts to matter), for good. Impact predictions (``predict_impact``) start from
-``impact_state`` and, in re-entry, fly with the drag of ``drag_estimate``.
+``impact_state`` and every sigma point flies with the drag of its own ballistic coefficient.
 """
 
 from __future__ import annotations
@@ -79,9 +80,7 @@ from hotline.errors import Invalid
 from hotline.tracks.ballistics import (
     Impact,
     acceleration,
-    air_density,
     kinematic_q9,
-    propagate_to_impact,
     propagate_to_impact_many,
     transition9,
 )
@@ -91,7 +90,7 @@ from hotline.tracks.geodesy import (
     geodetic_height,
     geodetic_to_ecef,
 )
-from hotline.tracks.imm import ImmParams, combine, predict_only
+from hotline.tracks.imm import ImmParams, output, predict_only
 from hotline.tracks.initiation import (
     Initiator,
     Measurement,
@@ -134,7 +133,7 @@ __all__ = [
     "Report",
     "Track",
     "TrackStatus",
-    "drag_estimate",
+    "impact_inputs",
     "impact_state",
     "measurements_of",
     "predict_impact",
@@ -168,11 +167,12 @@ class Track(msgspec.Struct, frozen=True, eq=False, kw_only=True):
     ``NATION/sensor`` names. ``p_manoeuvre``: IMM probability of the powered mode (thrust or
     drag); ``x_ballistic``, ``P_ballistic``: the ballistic mode's own estimate; ``accel``: the
     IMM-combined non-gravitational acceleration (ECEF m/s^2: thrust in boost, drag in
-    re-entry). ``drag``: in re-entry, the estimated inverse ballistic coefficient ``1 / beta``
-    (m^2/kg) and its 1-sigma (``drag_estimate``). ``impact``: the latest prediction (made on
-    confirmation, refreshed every
-    ``FuserConfig.impact_interval_s`` of track time; ``None`` while tentative or if the track
-    would not come down).
+    re-entry). ``log_beta``: the ballistic mode's estimate of the natural logarithm of the
+    ballistic coefficient ``beta`` (kg/m^2), ``P_log_beta (7,)`` its covariances with that
+    mode's ``[r, v, ln beta]`` (``ballistic_coeff``; the prior's until the body has flown
+    through enough air); impact predictions start from ``impact_state``. ``impact``: the latest
+    prediction (made on confirmation, refreshed every ``FuserConfig.impact_interval_s`` of
+    track time; ``None`` while tentative or if the track would not come down).
     ``merged_into``: the surviving track's id when ``status`` is ``merged``.
     """
 
@@ -189,9 +189,15 @@ class Track(msgspec.Struct, frozen=True, eq=False, kw_only=True):
     x_ballistic: F64
     P_ballistic: F64
     impact: Impact | None
+    log_beta: float
+    P_log_beta: F64
     merged_into: str | None = None
     accel: F64 | None = None
-    drag: tuple[float, float] | None = None
+
+    @property
+    def ballistic_coeff(self) -> tuple[float, float]:
+        """``beta`` (kg/m^2, the median ``exp(ln beta)``) and the 1-sigma of ``ln beta``."""
+        return math.exp(self.log_beta), math.sqrt(float(self.P_log_beta[6]))
 
     @property
     def lat(self) -> float:
@@ -214,53 +220,43 @@ class Track(msgspec.Struct, frozen=True, eq=False, kw_only=True):
 
 
 def impact_state(track: Track) -> tuple[F64, F64]:
-    """The estimate impact prediction starts from: the IMM-combined one during boost (its
-    instantaneous impact point) and re-entry (where the powered mode follows the drag that the
-    ballistic mode does not model), the ballistic mode's in midcourse (an unpowered body does
-    not manoeuvre; the combined covariance would carry the powered mode's spread into every
-    prediction)."""
-    if track.phase is Phase.MIDCOURSE:
-        return track.x_ballistic, track.P_ballistic
-    return track.x, track.P
+    """The ``[r, v, ln beta]`` estimate ``(7,)``, ``(7, 7)`` impact prediction starts from: the
+    ballistic mode's own (position, velocity and ballistic coefficient with their
+    correlations) in midcourse and re-entry, where an unpowered body does not manoeuvre and
+    the combined covariance would carry the powered mode's spread into every prediction, and
+    in boost once burn-out is more probable than not (``p_manoeuvre < 0.5``: the track is then
+    predicted as it will be in midcourse, not from a mixture still holding a thrust that is
+    gone, 6 s before the phase changes); otherwise, during boost (the instantaneous impact
+    point, IIP), the IMM-combined position and velocity, with the ballistic mode's
+    ``ln beta`` (uncorrelated with them)."""
+    x7 = np.empty(7)
+    p7 = np.zeros((7, 7))
+    x7[6] = track.log_beta
+    if track.phase is Phase.BOOST and track.p_manoeuvre >= 0.5:
+        x7[:6], p7[:6, :6], p7[6, 6] = track.x, track.P, track.P_log_beta[6]
+    else:
+        x7[:6], p7[:6, :6] = track.x_ballistic, track.P_ballistic
+        p7[6], p7[:, 6] = track.P_log_beta, track.P_log_beta
+    return x7, p7
 
 
-#: Prior of the inverse ballistic coefficient in re-entry: mean 0 (vacuum unless the data say
-#: otherwise), 1-sigma 2e-4 m^2/kg (beta down to 5,000 kg/m^2 is within 1 sigma).
-INV_BETA_PRIOR_SIGMA: Final = 2e-4
-
-
-def drag_estimate(x: F64, p: F64) -> tuple[float, float]:
-    """Inverse ballistic coefficient ``k = 1 / beta`` (m^2/kg) and its 1-sigma from a
-    ``[r, v, a]`` estimate ``x (9,)``, ``P (9, 9)``: drag is ``a_drag = -rho(h) |v| v k / 2``
-    (``ballistics.air_density``), so the deceleration along the velocity ``d = -a . v/|v|``
-    gives ``k^ = 2 d / (rho |v|^2)`` with ``sigma = 2 sqrt(u^T P_aa u) / (rho |v|^2)``,
-    ``u = v/|v|``; combined with the prior ``N(0, INV_BETA_PRIOR_SIGMA^2)`` (the Gaussian
-    product) and clipped at 0. Without air (``rho = 0``) the prior is returned."""
-    v = x[3:6]
-    speed = float(np.linalg.norm(v))
-    rho = float(air_density(geodetic_height(x[:3], iterations=1)))
-    s0 = INV_BETA_PRIOR_SIGMA
-    if rho * speed <= 0.0:
-        return 0.0, s0
-    u = v / speed
-    scale = 2.0 / (rho * speed * speed)
-    k_hat = -float(x[6:] @ u) * scale
-    var_d = max(float(u @ p[6:, 6:] @ u), 0.0)
-    s_hat = max(math.sqrt(var_d) * scale, 1e-30)
-    w = s0 * s0 / (s0 * s0 + s_hat * s_hat)
-    return max(w * k_hat, 0.0), math.sqrt(w) * s_hat
+def impact_inputs(phase: Phase, mu: F64, x: F64, p: F64, xc: F64, pc: F64) -> tuple[F64, F64]:
+    """``impact_state`` of a track in ``phase`` with mode states ``x (2, 9)``, ``P (2, 9, 9)``
+    and combined ``xc``, ``pc``."""
+    if phase is not Phase.BOOST or mu[1] < 0.5:
+        return x[0, :7], p[0, :7, :7]
+    x7 = np.empty(7)
+    x7[:6], x7[6] = xc[:6], x[0, 6]
+    p7 = np.zeros((7, 7))
+    p7[:6, :6], p7[6, 6] = pc[:6, :6], p[0, 6, 6]
+    return x7, p7
 
 
 def predict_impact(track: Track) -> Impact | None:
-    """The impact prediction of ``track`` now: from ``impact_state``, and in re-entry with the
-    drag of its estimated ballistic coefficient (``Track.drag``), else in vacuum."""
+    """The impact prediction of ``track`` now: from ``impact_state``, each sigma point flying
+    with the drag of its own ballistic coefficient (``ballistics.propagate_to_impact_many``)."""
     x, p = impact_state(track)
-    if track.drag is None:
-        return propagate_to_impact(x, p, track.last_time)
-    k, sd = track.drag
-    return propagate_to_impact_many(
-        x[None], p[None], [track.last_time], inv_beta=[k], inv_beta_sigma=[sd]
-    )[0]
+    return propagate_to_impact_many(x[None], p[None], [track.last_time])[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -518,20 +514,22 @@ class Fuser:
             self._initiate(seed, changed)
 
     def _predict(self, live: list[TrackState], t: float) -> tuple[F64, F64, F64]:
-        """States ``(n, 9)`` and covariances ``(n, 9, 9)`` of ``live`` at time ``t`` (an EKF
-        prediction of the IMM-combined estimate, of the ballistic mode's in midcourse; the white
-        acceleration density, returned too as ``(n,)``, is the mode-weighted one in midcourse
-        and ``q_manoeuvre`` otherwise). A
-        coasting track's prediction is cached and advanced from the cache, so a long coverage
-        gap costs one short step per chunk, not one long one."""
+        """States ``[r, v, a]`` ``(n, 9)`` and covariances ``(n, 9, 9)`` of ``live`` at time
+        ``t`` for gating and merging (an EKF prediction of the IMM-combined estimate; in
+        midcourse and re-entry of the ballistic mode's, its drag held as ``a`` over the step;
+        the white acceleration density, returned too as ``(n,)``, is the mode-weighted one
+        there and ``q_manoeuvre`` in boost). A coasting track's prediction is cached and
+        advanced from the cache, so a long coverage gap costs one short step per chunk, not one
+        long one."""
         tab = self._table
         slots = np.fromiter((ts.slot for ts in live), dtype=np.intp, count=len(live))
         t0 = tab.t[slots]
-        mid = tab.midcourse[slots]
-        # In midcourse, from the ballistic mode's estimate: the combined one carries the powered
-        # mode's (improbable) thrust uncertainty, which a long coast would blow up as dt^2/2.
-        xc = np.where(mid[:, None], tab.x[slots, 0], tab.xc[slots])
-        pc = np.where(mid[:, None, None], tab.p[slots, 0], tab.pc[slots])
+        bal = tab.ballistic[slots]
+        # In midcourse and re-entry, from the ballistic mode's estimate (as [r, v, a], its drag
+        # held over the short step): the combined one carries the powered mode's (improbable)
+        # thrust uncertainty, which a long coast would blow up as dt^2/2.
+        xc = np.where(bal[:, None], tab.xb[slots], tab.xc[slots])
+        pc = np.where(bal[:, None, None], tab.pb[slots], tab.pc[slots])
         cached = tab.pred_ok[slots] & (tab.pred_t[slots] <= t)
         if cached.any():
             xc = np.where(cached[:, None], tab.pred_x[slots], xc)
@@ -539,14 +537,14 @@ class Fuser:
             dt = t - np.where(cached, tab.pred_t[slots], t0)
         else:
             dt = t - t0
-        # Boost and re-entry are where unmodelled accelerations happen: size the prediction (and
-        # so the gate) for them there (thrust cut off, staging), whatever the modes say.
+        # Boost is where unmodelled accelerations happen: size the prediction (and so the gate)
+        # for them there (thrust cut off, staging), whatever the modes say.
         imm = self.config.imm
         mu = tab.mu[slots]
-        q = np.where(mid, mu @ imm.q(), imm.q_manoeuvre)
+        q = np.where(bal, mu @ imm.q(), imm.q_manoeuvre)
         # No thrust in midcourse: the powered mode's jerk noise (which grows as dt^5) would make
         # a coasting track's gate swallow its neighbours after a long coverage gap.
-        q_jerk = np.where(mid, 0.0, mu[:, 1] * imm.q_jerk)
+        q_jerk = np.where(bal, 0.0, mu[:, 1] * imm.q_jerk)
         xp, phi = transition9(
             xc[:, None], dt, imm.model, max_step_s=imm.max_step_s, taylor_max_s=imm.taylor_max_s
         )
@@ -646,8 +644,10 @@ class Fuser:
         xm = np.zeros((2, 9))
         pm = np.zeros((2, 9, 9))
         xm[0, :6], pm[0, :6, :6], xm[1], pm[1] = x, p, x9, p9
+        # The ballistic mode's ln beta: its prior (the fit cannot see drag).
+        xm[0, 6], pm[0, 6, 6] = imm.log_beta_prior, imm.log_beta_sigma**2
         mu = np.array([0.5, 0.5])
-        xc, pc = combine(mu[None], xm[None], pm[None])
+        xc, pc, _, _ = output(mu[None], xm[None], pm[None])
         mu, xm, pm, x, p = freeze(mu, xm, pm, xc[0], pc[0])
         tid = track_id(first.key)
         if tid in self._tracks:  # cannot happen after de-duplication; never overwrite a track
@@ -819,23 +819,12 @@ class Fuser:
         if not any(ts.impact is None or ts.t - ts.impact_t >= every for ts in live):
             return
         due = [ts for ts in live if ts.impact is None or ts.t - ts.impact_t >= every / 2]
-        starts = [
-            (ts.x[0, :6], ts.p[0, :6, :6])
-            if ts.phase is Phase.MIDCOURSE
-            else (ts.xc[:6], ts.pc[:6, :6])
-            for ts in due
-        ]
-        drag = [
-            drag_estimate(ts.xc, ts.pc) if ts.phase is Phase.TERMINAL else (0.0, 0.0) for ts in due
-        ]
-        with_drag = any(ts.phase is Phase.TERMINAL for ts in due)
+        starts = [impact_inputs(ts.phase, ts.mu, ts.x, ts.p, ts.xc, ts.pc) for ts in due]
         impacts = propagate_to_impact_many(
             np.stack([s[0] for s in starts]),
             np.stack([s[1] for s in starts]),
             np.array([ts.t for ts in due]),
             self.config.imm.model,
-            inv_beta=[d[0] for d in drag] if with_drag else None,
-            inv_beta_sigma=[d[1] for d in drag] if with_drag else None,
         )
         for ts, imp in zip(due, impacts, strict=True):
             ts.impact, ts.impact_t = imp, ts.t
@@ -860,5 +849,6 @@ class Fuser:
             impact=ts.impact,
             merged_into=ts.merged_into,
             accel=ts.xc[6:],
-            drag=drag_estimate(ts.xc, ts.pc) if ts.phase is Phase.TERMINAL else None,
+            log_beta=float(ts.x[0, 6]),
+            P_log_beta=ts.p[0, 6, :7],
         )

@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from hotline.tracks.ballistics import N_STATE, Impact
-from hotline.tracks.geodesy import ecef_to_geodetic, enu_rotation
-from hotline.tracks.imm import ImmParams, combine, step
+from hotline.tracks.ballistics import N_STATE, Impact, _approx_height
+from hotline.tracks.geodesy import WGS84_E2
+from hotline.tracks.imm import ImmParams, output, step
 from hotline.tracks.initiation import Measurement, ReportKey
 
 F64 = NDArray[np.float64]
@@ -98,7 +98,9 @@ class Post:
 class StateTable:
     """Struct-of-arrays mirror of the live tracks' current states, one row (``slot``) per track:
     time ``t``, mode probabilities ``mu (2,)``, mode states ``x (2, 9)`` and covariances
-    ``p (2, 9, 9)``, their combination ``xc (9,)``, ``pc (9, 9)``, a ``midcourse`` flag, and a
+    ``p (2, 9, 9)``, their combination ``xc (9,)``, ``pc (9, 9)`` and the ballistic mode as
+    ``[r, v, a]`` (``xb``, ``pb``; ``imm.output``), a ``ballistic`` flag (midcourse or re-entry:
+    the ballistic mode is the estimate), and a
     coasting track's cached prediction (``pred_t``, ``pred_x``, ``pred_p``, valid where
     ``pred_ok``) with its ``grounded`` flag. Filter passes and gates gather the rows they need
     with one fancy index per array, and write them back with one scatter, instead of stacking
@@ -114,15 +116,20 @@ class StateTable:
         self.p: F64 = z((0, 2, N_STATE, N_STATE))
         self.xc: F64 = z((0, N_STATE))
         self.pc: F64 = z((0, N_STATE, N_STATE))
+        self.xb: F64 = z((0, N_STATE))
+        self.pb: F64 = z((0, N_STATE, N_STATE))
         self.pred_t: F64 = z(0)
         self.pred_x: F64 = z((0, N_STATE))
         self.pred_p: F64 = z((0, N_STATE, N_STATE))
-        self.midcourse: NDArray[np.bool_] = z(0, dtype=np.bool_)
+        self.ballistic: NDArray[np.bool_] = z(0, dtype=np.bool_)
         self.pred_ok: NDArray[np.bool_] = z(0, dtype=np.bool_)
         self.grounded: NDArray[np.bool_] = z(0, dtype=np.bool_)
         self._grow(capacity)
 
-    _ARRAYS = ("t", "mu", "x", "p", "xc", "pc", "pred_t", "pred_x", "pred_p", "midcourse")
+    _ARRAYS = (
+        *("t", "mu", "x", "p", "xc", "pc", "xb", "pb"),
+        *("pred_t", "pred_x", "pred_p", "ballistic"),
+    )
     _FLAGS = ("pred_ok", "grounded")
 
     def _grow(self, capacity: int) -> None:
@@ -146,11 +153,20 @@ class StateTable:
         self.free.append(slot)
 
     def write(
-        self, slots: NDArray[np.intp], t: F64, mu: F64, x: F64, p: F64, xc: F64, pc: F64
+        self,
+        slots: NDArray[np.intp],
+        t: F64,
+        mu: F64,
+        x: F64,
+        p: F64,
+        xc: F64,
+        pc: F64,
+        xb: F64,
+        pb: F64,
     ) -> None:
         """New states of the tracks in ``slots`` (any cached prediction is stale)."""
         self.t[slots], self.mu[slots], self.x[slots], self.p[slots] = t, mu, x, p
-        self.xc[slots], self.pc[slots] = xc, pc
+        self.xc[slots], self.pc[slots], self.xb[slots], self.pb[slots] = xc, pc, xb, pb
         self.pred_ok[slots] = False
         self.grounded[slots] = False
 
@@ -194,12 +210,12 @@ class TrackState:
     _sensor_names: tuple[str, ...] = ()
 
     def set_state(self, t: float, mu: F64, x: F64, p: F64) -> None:
-        xc, pc = combine(mu[None], x[None], p[None])
+        xc, pc, xa, pa = output(mu[None], x[None], p[None])
         self.t, self.mu, self.x, self.p, self.xc, self.pc = t, *freeze(mu, x, p, xc[0], pc[0])
         if self.table is not None:
             slots = np.array([self.slot])
-            self.table.write(slots, np.array([t]), mu[None], x[None], p[None], xc, pc)
-            self.table.midcourse[self.slot] = self.phase is Phase.MIDCOURSE
+            self.table.write(slots, np.array([t]), mu[None], x[None], p[None], xc, pc, xa, pa)
+            self.table.ballistic[self.slot] = self.phase is not Phase.BOOST
 
     @property
     def grounded(self) -> bool:
@@ -308,27 +324,24 @@ def execute(
         r_all = np.stack([m.r for m in every])
     t_all = np.array([m.t for m in every])
     posts: list[list[Post]] = [[] for _ in runs]
+    n_runs = len(runs)
     for j in range(int(lengths.max())):
-        rows = np.flatnonzero(lengths > j) if j else np.arange(len(runs))
+        rows = np.flatnonzero(lengths > j) if j else np.arange(n_runs)
         at = offsets[rows] + j
         tm = t_all[at]
-        src = freeze(
-            *step(
-                mu[rows],
-                xm[rows],
-                pm[rows],
-                tm - tt[rows],
-                z_all[at],
-                r_all[at],
-                params,
-                taus_all[at],
-            )
-        )
-        mu[rows], xm[rows], pm[rows], tt[rows] = src[0], src[1], src[2], tm
+        if rows.size == n_runs:  # every run has a j-th report: no gather, no scatter
+            args = (mu, xm, pm, tm - tt)
+        else:
+            args = (mu[rows], xm[rows], pm[rows], tm - tt[rows])
+        src = freeze(*step(*args, z_all[at], r_all[at], params, taus_all[at]))
+        if rows.size == n_runs:
+            mu[...], xm[...], pm[...], tt[...] = src[0], src[1], src[2], tm
+        else:
+            mu[rows], xm[rows], pm[rows], tt[rows] = src[0], src[1], src[2], tm
         three = (src[0], src[1], src[2])
         for k, (i, a) in enumerate(zip(rows.tolist(), at.tolist(), strict=True)):
             posts[i].append(Post(every[a], every_phase[a], three, k))
-    xc, pc = combine(mu, xm, pm)
+    xc, pc, xa, pa = output(mu, xm, pm)
     freeze(mu, xm, pm, xc, pc)
     hae, v_up, sigma = kinematics(xc, pc)
     descending = (v_up < -2.0 * sigma).tolist()
@@ -354,8 +367,8 @@ def execute(
         calm_s = 0.0 if ts.calm_since is None else t - ts.calm_since
         ts.phase = _next_phase(ts.phase, hae_l[i], v_up_l[i], descending[i], calm_s, p_man)
     if table is not None:
-        table.write(slots, tt, mu, xm, pm, xc, pc)
-        table.midcourse[slots] = [r.track.phase is Phase.MIDCOURSE for r in runs]
+        table.write(slots, tt, mu, xm, pm, xc, pc, xa, pa)
+        table.ballistic[slots] = [r.track.phase is not Phase.BOOST for r in runs]
 
 
 _TAU_TABLES: dict[ImmParams, dict[Phase, tuple[float, float, float, float]]] = {}
@@ -372,10 +385,11 @@ def mode_taus(phase: Phase, params: ImmParams) -> tuple[float, float, float, flo
     """Mean sojourn times (s) ``(to powered, to ballistic)`` of the IMM modes in ``phase``, the
     acceleration prior (m/s^2) of the powered mode when it takes over, and whether the
     ballistic mode is mixed from the powered one (``imm.switching``, ``imm.mix``): in
-    boost the powered mode is sticky (a weak early thrust under noisy reports is not taken for
-    burn-out by the prior alone), in midcourse it is shut (an unpowered body above the
-    atmosphere does not manoeuvre, and the powered mode's spread would leak into the ballistic
-    estimate), in re-entry drag builds up and stays (the powered mode is sticky again)."""
+    boost the powered mode is the likelier (a weak early thrust under noisy reports is not taken
+    for burn-out by the prior alone) and seeds the ballistic one (thrust may end at any
+    moment); in midcourse and re-entry it is shut (an unpowered body does not manoeuvre, the
+    ballistic mode carries drag in its ``ln beta``, and the powered mode's spread would leak
+    into the ballistic estimate)."""
     if phase is Phase.BOOST:
         return (
             params.tau_to_powered_s,
@@ -383,14 +397,7 @@ def mode_taus(phase: Phase, params: ImmParams) -> tuple[float, float, float, flo
             params.accel_prior_m_s2,
             1.0,
         )
-    if phase is Phase.MIDCOURSE:
-        return params.tau_midcourse_s, params.tau_to_ballistic_s, params.accel_prior_m_s2, 0.0
-    return (
-        params.tau_terminal_to_powered_s,
-        params.tau_terminal_to_ballistic_s,
-        params.terminal_accel_prior_m_s2,
-        1.0,
-    )
+    return params.tau_midcourse_s, params.tau_to_ballistic_s, params.accel_prior_m_s2, 0.0
 
 
 def _trim(ts: TrackState, history_s: float) -> None:
@@ -402,11 +409,20 @@ def _trim(ts: TrackState, history_s: float) -> None:
         del ts.history[:cut]
 
 
+#: ``(1, 1, 1 / (1 - e^2))``: scales an ECEF point to the gradient of the ellipsoid's equation.
+_NORMAL_SCALE = np.array([1.0, 1.0, 1.0 / (1.0 - WGS84_E2)])
+
+
 def kinematics(x: F64, p: F64) -> tuple[F64, F64, F64]:
     """Height (m), up-velocity (m/s) and its 1-sigma for states ``(k, 6+)``, covariances
-    ``(k, 6+, 6+)``; each ``(k,)``."""
-    lat, lon, hae = ecef_to_geodetic(x[:, :3])
-    up = enu_rotation(lat, lon)[:, 2, :]
+    ``(k, 6+, 6+)``; each ``(k,)``. For the flight phase: the height is the geocentric-radius
+    approximation of ``ballistics`` (within 20 m of the geodetic one) and "up" the normal of the
+    ellipsoid's level surface through the point, ``(x, y, z / (1 - e^2))`` normalised (within
+    2e-4 rad of the geodetic normal at 1,000 km)."""
+    r = x[:, :3]
+    hae = _approx_height(r)
+    n = r * _NORMAL_SCALE
+    up = n / np.sqrt(np.einsum("ki,ki->k", n, n))[:, None]
     v_up = np.einsum("ki,ki->k", up, x[:, 3:6])
     var = np.einsum("ki,kij,kj->k", up, p[:, 3:6, 3:6], up)
     return hae, v_up, np.sqrt(np.clip(var, 0.0, None))
