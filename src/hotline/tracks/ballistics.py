@@ -52,6 +52,7 @@ interpolant of the step end points (position and velocity), by regula falsi.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
@@ -440,12 +441,19 @@ def _rk4_9(x: F64, h: F64, model: ForceModel) -> F64:
         d[..., 3:] += s[..., 6:]
         return d
 
+    return _rk4_kinematic(x, h, rate)
+
+
+def _rk4_kinematic(x: F64, h: F64, rate: Callable[[F64], F64]) -> F64:
+    """One classical RK4 step by ``h (k,)`` of the ``(r, v)`` part of states ``(k, m, 9)``
+    with derivative ``rate(state) -> (k, m, 6)``; slots 6-8 are carried unchanged."""
     hh = h[:, None, None]
     kin = x[..., :6]
+    rest = x[..., 6:]
     k1 = rate(x)
-    k2 = rate(np.concatenate([kin + 0.5 * hh * k1, x[..., 6:]], axis=-1))
-    k3 = rate(np.concatenate([kin + 0.5 * hh * k2, x[..., 6:]], axis=-1))
-    k4 = rate(np.concatenate([kin + hh * k3, x[..., 6:]], axis=-1))
+    k2 = rate(np.concatenate([kin + 0.5 * hh * k1, rest], axis=-1))
+    k3 = rate(np.concatenate([kin + 0.5 * hh * k2, rest], axis=-1))
+    k4 = rate(np.concatenate([kin + hh * k3, rest], axis=-1))
     out = x.copy()
     out[..., :6] += (hh / 6.0) * (k1 + 2.0 * (k2 + k3) + k4)
     return out
@@ -654,16 +662,7 @@ def _rk4_modes(x: F64, h: F64, model: ForceModel, j: int, drag: bool) -> F64:
         d[..., 3:] += acc
         return d
 
-    hh = h[:, None, None]
-    kin = x[..., :6]
-    rest = x[..., 6:]
-    k1 = rate(x)
-    k2 = rate(np.concatenate([kin + 0.5 * hh * k1, rest], axis=-1))
-    k3 = rate(np.concatenate([kin + 0.5 * hh * k2, rest], axis=-1))
-    k4 = rate(np.concatenate([kin + hh * k3, rest], axis=-1))
-    out = x.copy()
-    out[..., :6] += (hh / 6.0) * (k1 + 2.0 * (k2 + k3) + k4)
-    return out
+    return _rk4_kinematic(x, h, rate)
 
 
 def transition_modes(
