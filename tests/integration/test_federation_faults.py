@@ -212,6 +212,7 @@ async def _cut_and_heal(demo: DemoCluster, proxy: TcpProxy, usa: httpx.AsyncClie
     await _drained(demo, ("JPN",), timeout_s=20)
     after = await jpn_link()
     assert after["connected"] and after["backlog"] == 0 and after["acked_seq"] == after["last_seq"]
+    assert after["last_error"] is None, after  # delivering again: the outage's error is cleared
     _assert_exactly_once_in_order(demo, "JPN", senders.ok)
 
 

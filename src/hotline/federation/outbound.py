@@ -145,7 +145,10 @@ class Outbound:
                 raise FederationError(f"{peer.nation} refused the link: {first.reason}")
             if not isinstance(first, wire.Hello) or first.nation != peer.nation:
                 raise FederationError(f"{peer.nation} did not greet as itself: {first!r}")
-            link.connected, link.since, link.last_error = True, time.time(), None
+            # last_error stays until the link is seen delivering (an ack moves the cursor, or
+            # the peer has everything): a peer that refuses every retry greets first each time,
+            # and its refusal must not vanish from the status between two retries.
+            link.connected, link.since = True, time.time()
             sent_upto = first.cursor
             await self._set_acked(link, first.cursor)
             wake = self._wake[peer.nation]
@@ -155,6 +158,7 @@ class Outbound:
                     wake.clear()
                     rows = self._pending(peer.nation, sent_upto)  # nothing slipped in between
                     if not rows:
+                        link.last_error = None  # caught up: the peer has every event
                         try:
                             async with asyncio.timeout(1.0):
                                 await wake.wait()
@@ -222,6 +226,8 @@ class Outbound:
         The stored figure is for status only (a link resumes from the cursor the peer's Hello
         gives), so it need not cost a commit per acknowledged batch.
         """
+        if cursor > link.acked_seq:  # the peer applied more: the link delivers
+            link.last_error = None
         link.acked_seq = cursor
 
     async def _save_acked(self) -> None:
