@@ -412,13 +412,16 @@ def _throughput(opts: Options) -> dict[str, Any]:
 
 def _impact_cost() -> dict[str, float]:
     """Milliseconds per track of ``propagate_to_impact_many`` for 50 tracks at once, from
-    mid-flight states of each class."""
+    mid-flight states of each class, as the fuser predicts them: ``[r, v, ln beta]`` with the
+    prior of ``ln beta``, every point flying with its drag."""
+    imm = ImmParams()
     out: dict[str, float] = {}
     for key, cls in CLASS_KEYS.items():
         truth = sim.fly(sim.launch_of(cls))
         x = truth.state_at(0.5 * (truth.burnout_time + truth.impact_time))
-        xs = np.repeat(x[None], 50, axis=0)
-        ps = np.repeat(np.diag([100.0**2] * 3 + [1.0] * 3)[None], 50, axis=0)
+        xs = np.repeat(np.append(x, imm.log_beta_prior)[None], 50, axis=0)
+        p7 = np.diag([100.0**2] * 3 + [1.0] * 3 + [imm.log_beta_sigma**2])
+        ps = np.repeat(p7[None], 50, axis=0)
         t0 = time.process_time()
         propagate_to_impact_many(xs, ps, np.zeros(50))
         out[key] = (time.process_time() - t0) / 50 * 1000.0

@@ -483,20 +483,40 @@ def transition9(
     in velocity); otherwise by RK4 in ``ceil(|dt| / max_step_s)`` equal sub-steps (per row)
     with ``Phi`` the product of the sub-steps' matrices.
     """
-    x = np.asarray(x, dtype=np.float64)
-    dt = np.asarray(dt, dtype=np.float64)
-    # Sub-steps per row (0: one Taylor step), so that a row's result does not depend on the
-    # rows it is stacked with.
+    return _by_sub_steps(
+        np.asarray(x, dtype=np.float64),
+        np.asarray(dt, dtype=np.float64),
+        lambda xr, dr: _taylor_step(xr, dr, model),
+        lambda xr, dr, n: _rk4_transition(xr, dr, model, n),
+        max_step_s=max_step_s,
+        taylor_max_s=taylor_max_s,
+    )
+
+
+_Taylor = Callable[[F64, F64], tuple[F64, F64]]
+_Rk4 = Callable[[F64, F64, int], tuple[F64, F64]]
+
+
+def _by_sub_steps(
+    x: F64, dt: F64, taylor: _Taylor, rk4: _Rk4, *, max_step_s: float, taylor_max_s: float
+) -> tuple[F64, F64]:
+    """Move states ``(k, m, 9)`` by ``dt (k,)``: the rows with every ``|dt| <= taylor_max_s``
+    by one ``taylor(x, dt)`` step, the others by ``rk4(x, dt, n)`` in ``n = ceil(|dt| /
+    max_step_s)`` sub-steps, grouped by ``n`` so that a row's result does not depend on the
+    rows it is stacked with. Returns the states and the transition matrices (whatever shape
+    per row the steps give)."""
     n = np.where(np.abs(dt) > taylor_max_s, np.ceil(np.abs(dt) / max_step_s), 0).astype(int)
     if not n.any():
-        return _taylor_step(x, dt, model)
-    xo, phi = np.empty_like(x), np.empty((x.shape[0], N_STATE, N_STATE))
+        return taylor(x, dt)
+    xo: F64 | None = None
+    phi: F64 | None = None
     for steps in np.unique(n).tolist():
         rows = n == steps
-        if steps == 0:
-            xo[rows], phi[rows] = _taylor_step(x[rows], dt[rows], model)
-        else:
-            xo[rows], phi[rows] = _rk4_transition(x[rows], dt[rows], model, steps)
+        xs, ps = taylor(x[rows], dt[rows]) if steps == 0 else rk4(x[rows], dt[rows], steps)
+        if xo is None or phi is None:
+            xo, phi = np.empty_like(x), np.empty((x.shape[0], *ps.shape[1:]))
+        xo[rows], phi[rows] = xs, ps
+    assert xo is not None and phi is not None
     return xo, phi
 
 
@@ -683,20 +703,14 @@ def transition_modes(
     the third-order Taylor step when every ``|dt| <= taylor_max_s`` (with drag,
     ``f' = (G + D_r) v + (C + D_v) f``), otherwise by RK4 in ``ceil(|dt| / max_step_s)``
     sub-steps per row."""
-    x = np.asarray(x, dtype=np.float64)
-    dt = np.asarray(dt, dtype=np.float64)
-    n = np.where(np.abs(dt) > taylor_max_s, np.ceil(np.abs(dt) / max_step_s), 0).astype(int)
-    if not n.any():
-        return _taylor_step_modes(x, dt, model, drag_mode)
-    xo = np.empty_like(x)
-    phi = np.empty((*x.shape[:2], N_STATE, N_STATE))
-    for steps in np.unique(n).tolist():
-        rows = n == steps
-        if steps == 0:
-            xo[rows], phi[rows] = _taylor_step_modes(x[rows], dt[rows], model, drag_mode)
-        else:
-            xo[rows], phi[rows] = _rk4_transition_modes(x[rows], dt[rows], model, steps, drag_mode)
-    return xo, phi
+    return _by_sub_steps(
+        np.asarray(x, dtype=np.float64),
+        np.asarray(dt, dtype=np.float64),
+        lambda xr, dr: _taylor_step_modes(xr, dr, model, drag_mode),
+        lambda xr, dr, n: _rk4_transition_modes(xr, dr, model, n, drag_mode),
+        max_step_s=max_step_s,
+        taylor_max_s=taylor_max_s,
+    )
 
 
 #: Faster than any ballistic body tracked here (m/s): bounds how far one sub-step can descend.
@@ -965,8 +979,6 @@ def propagate_to_impact_many(
     model: ForceModel = VACUUM,
     *,
     max_flight_s: float = 7200.0,
-    inv_beta: ArrayLike | None = None,
-    inv_beta_sigma: ArrayLike | None = None,
 ) -> list[Impact | None]:
     """Impact predictions for ``k`` tracks at once: states ``(k, 6)``, covariances
     ``(k, 6, 6)``, state times ``(k,)``. ``None`` where the mean or any sigma point does not
@@ -974,14 +986,10 @@ def propagate_to_impact_many(
     anything).
 
     States ``(k, 7)`` with covariances ``(k, 7, 7)`` are ``[r, v, ln beta]`` (the filter's
-    ballistic mode, ``transition_modes``): the unscented transform runs over all 7 dimensions
-    (14 sigma points, so the ballistic coefficient's correlation with the state is kept) and
-    each point flies with the drag of its own ``beta`` (``fly_to_ground``).
-
-    ``inv_beta (k,)`` and ``inv_beta_sigma (k,)``: with 6-column states, an estimate of each
-    body's inverse ballistic coefficient ``1 / beta`` (m^2/kg) and its 1-sigma; the unscented
-    transform then runs over ``[r, v, 1 / beta]`` (``1 / beta`` independent of the state and
-    clipped at 0)."""
+    ballistic mode, ``transition_modes``): the transform runs over all 7 dimensions (15 points,
+    ``_sigma_points_log_beta``, so the ballistic coefficient's correlation with the state is
+    kept) and each point flies with the drag of its own ``beta`` (``fly_to_ground``); states
+    ``(k, 6)`` fly in vacuum."""
     x = np.array(x, dtype=np.float64, ndmin=2)
     p = np.array(p, dtype=np.float64, ndmin=3)
     t = np.atleast_1d(np.asarray(t, dtype=np.float64))
@@ -991,14 +999,6 @@ def propagate_to_impact_many(
     if x.shape[1] == 7:
         sig7, weights = _sigma_points_log_beta(x, p)
         sig, kb = sig7[..., :6], np.exp(-sig7[..., 6]).reshape(-1)
-    elif inv_beta is not None:
-        sd = np.zeros(k) if inv_beta_sigma is None else np.asarray(inv_beta_sigma, float)
-        x7 = np.concatenate([x, np.asarray(inv_beta, float).reshape(k, 1)], axis=1)
-        p7 = np.zeros((k, 7, 7))
-        p7[:, :6, :6] = p
-        p7[:, 6, 6] = np.maximum(sd, 1e-12) ** 2
-        sig7 = _sigma_points(x7, p7)
-        sig, kb = sig7[..., :6], np.clip(sig7[..., 6], 0.0, None).reshape(-1)
     else:
         sig = _sigma_points(x, p)
     m = sig.shape[1]

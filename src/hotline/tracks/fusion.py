@@ -229,26 +229,31 @@ def impact_state(track: Track) -> tuple[F64, F64]:
     gone, 6 s before the phase changes); otherwise, during boost (the instantaneous impact
     point, IIP), the IMM-combined position and velocity, with the ballistic mode's
     ``ln beta`` (uncorrelated with them)."""
-    x7 = np.empty(7)
-    p7 = np.zeros((7, 7))
-    x7[6] = track.log_beta
-    if track.phase is Phase.BOOST and track.p_manoeuvre >= 0.5:
-        x7[:6], p7[:6, :6], p7[6, 6] = track.x, track.P, track.P_log_beta[6]
-    else:
-        x7[:6], p7[:6, :6] = track.x_ballistic, track.P_ballistic
-        p7[6], p7[:, 6] = track.P_log_beta, track.P_log_beta
-    return x7, p7
+    xb = np.append(track.x_ballistic, track.log_beta)
+    pb = np.zeros((7, 7))
+    pb[:6, :6] = track.P_ballistic
+    pb[6], pb[:, 6] = track.P_log_beta, track.P_log_beta
+    thrusting = track.phase is Phase.BOOST and track.p_manoeuvre >= 0.5
+    return _impact_start(thrusting, track.x, track.P, xb, pb)
 
 
 def impact_inputs(phase: Phase, mu: F64, x: F64, p: F64, xc: F64, pc: F64) -> tuple[F64, F64]:
     """``impact_state`` of a track in ``phase`` with mode states ``x (2, 9)``, ``P (2, 9, 9)``
     and combined ``xc``, ``pc``."""
-    if phase is not Phase.BOOST or mu[1] < 0.5:
-        return x[0, :7], p[0, :7, :7]
+    thrusting = phase is Phase.BOOST and mu[1] >= 0.5
+    return _impact_start(thrusting, xc, pc, x[0, :7], p[0, :7, :7])
+
+
+def _impact_start(thrusting: bool, xc: F64, pc: F64, xb: F64, pb: F64) -> tuple[F64, F64]:
+    """The rule of ``impact_state``: the ballistic mode's ``[r, v, ln beta]`` ``xb (7,)``,
+    ``pb (7, 7)`` unless the track is ``thrusting``; then the combined ``(r, v)`` of ``xc``,
+    ``pc`` with the ballistic mode's ``ln beta``, uncorrelated."""
+    if not thrusting:
+        return xb, pb
     x7 = np.empty(7)
-    x7[:6], x7[6] = xc[:6], x[0, 6]
+    x7[:6], x7[6] = xc[:6], xb[6]
     p7 = np.zeros((7, 7))
-    p7[:6, :6], p7[6, 6] = pc[:6, :6], p[0, 6, 6]
+    p7[:6, :6], p7[6, 6] = pc[:6, :6], pb[6, 6]
     return x7, p7
 
 

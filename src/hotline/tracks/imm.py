@@ -362,13 +362,12 @@ def output(mu: F64, x: F64, p: F64) -> tuple[F64, F64, F64, F64]:
     """The combined estimate ``[r, v, a]`` ``(k, 9)``, ``(k, 9, 9)`` (step 6): the ballistic mode
     taken to ``[r, v, a]`` (``to_accel_space``), then ``combine``d with the powered one; and
     that ``[r, v, a]`` view of the ballistic mode."""
+    xa, pa = to_accel_space(x[:, 0], p[:, 0])
     xs = x.copy()
-    xs[:, 0, 6:] = drag_accel(x[:, 0])
     ps = p.copy()
-    ps[:, 0, 6:, :] = 0.0
-    ps[:, 0, :, 6:] = 0.0
+    xs[:, 0], ps[:, 0] = xa, pa
     xc, pc = combine(mu, xs, ps)
-    return xc, pc, xs[:, 0], ps[:, 0]
+    return xc, pc, xa, pa
 
 
 def predict_only(
