@@ -44,6 +44,12 @@ def load(path: Path) -> ModuleType:
 @click.option("--seed", type=int, default=1, show_default=True)
 @click.option("--classes", default=None, help="e.g. srbm,mrbm,irbm,icbm")
 @click.option("--salvo", type=int, default=None, help="Missiles in the throughput salvo.")
+@click.option(
+    "--repeat",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Throughput runs per configuration; the best and the median are reported [3].",
+)
 @click.option("--quick", is_flag=True, help="Fewer runs and evaluation times.")
 @click.option("--no-plot", is_flag=True)
 @click.option(
@@ -63,6 +69,7 @@ def tracks_cmd(
     seed: int,
     classes: str | None,
     salvo: int | None,
+    repeat: int | None,
     quick: bool,
     no_plot: bool,
     artifacts: str | None,
@@ -81,6 +88,7 @@ def tracks_cmd(
         "seed": seed,
         "classes": classes,
         "salvo": salvo,
+        "repeat": repeat,
         "quick": quick,
         "no_plot": no_plot,
         "out": artifacts,

@@ -619,7 +619,9 @@ def _phi_modes(
     -a_d h^2/2 - w h^3/6``, ``d v / d ln beta = -a_d h - w h^2/2``, ``w = (C + D_v) a_d + adot``
     (a constant ``A`` would miss ``adot``, the fast growth of drag as the body descends: 5 % of
     the column at 1 s, 30 km); its columns 7-8 are zero."""
-    phi: F64 = np.repeat(_phi9(grad, model, h)[:, None], m, axis=1)
+    phi9 = _phi9(grad, model, h)
+    phi: F64 = np.empty((phi9.shape[0], m, 9, 9))
+    phi[:] = phi9[:, None]
     col = phi[:, j]
     col[:, :6, 6:] = 0.0
     if terms is None or rates is None:
@@ -775,12 +777,18 @@ def kinematic_q9(dt: ArrayLike, q_accel: ArrayLike, q_jerk: ArrayLike) -> F64:
         np.asarray(q_accel, dtype=np.float64),
         np.asarray(q_jerk, dtype=np.float64),
     )
-    powers = np.cumprod(np.broadcast_to(h[..., None], (*h.shape, 5)), axis=-1)
-    dens = np.stack([qa, qj], axis=-1)[..., None, :]  # (..., 1, 2)
-    t = (powers[..., :, None] * dens).reshape(*h.shape, 10) @ Q_POWERS.reshape(10, 9)
-    t = t.reshape(*h.shape, 3, 3)
-    out: F64 = t[..., BLOCK_OF[:, None], BLOCK_OF[None, :]] * SAME_AXIS
+    powers = np.empty((*h.shape, 5, 2))
+    powers[..., 0, 0] = h
+    for i in range(1, 5):
+        np.multiply(powers[..., i - 1, 0], h, out=powers[..., i, 0])
+    np.multiply(powers[..., 0], qj[..., None], out=powers[..., 1])
+    powers[..., 0] *= qa[..., None]
+    out: F64 = (powers.reshape(*h.shape, 10) @ _Q_FULL).reshape(*h.shape, 9, 9)
     return out
+
+
+#: ``Q_POWERS`` with every element of the 9x9 matrix: ``(h^1..h^5 x 2 densities, 81)``.
+_Q_FULL: Final = (Q_POWERS[:, :, BLOCK_OF[:, None], BLOCK_OF[None, :]] * SAME_AXIS).reshape(10, 81)
 
 
 # --------------------------------------------------------------------------- impact prediction

@@ -67,7 +67,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import math
-from collections import deque
+from collections import defaultdict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final
@@ -330,16 +330,59 @@ def _numbers(reports: Sequence[Report]) -> F64:
     return out.reshape(len(reports), 6)
 
 
+def pre_gate(
+    z: F64, rr: F64, dt: F64, x: F64, acc: F64, pc: F64, q: F64, gate: float
+) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+    """Report and track indices ``(mi, ni)`` of the pairs that may pass the validation gate:
+    reports ``z (M, 3)``, ``R (M, 3, 3)`` at ``dt (M,)`` s from the time of the tracks'
+    predictions ``x = [r, v] (N, 6)``, accelerations ``acc (N, 3)``, covariances ``pc (N, 9+,
+    9+)`` and white acceleration densities ``q (N,)``.
+
+    The innovation of report ``m`` on track ``n`` is ``delta = z - (r + v dt + a dt^2 / 2)``
+    and its covariance ``S = P_rr + dt (P_rv + P_vr) + dt^2 P_vv + R + q |dt|^3 / 3 I``; since
+    ``d^2 = delta^T S^-1 delta >= |delta|^2 / lambda_max(S) >= |delta|^2 / tr S``, a pair with
+    ``|delta|^2 > gate tr S`` cannot pass the gate. Both sides are sums of products of a
+    report's terms (``1, dt, .., dt^4, |dt|^3, z, dt z, dt^2 z``) with a track's, so the test
+    of every pair is ONE matrix product ``(M, 16) @ (16, N)`` (not ``(M, N, 3)`` arrays):
+    positions are taken from the reports' centroid to keep the cancellation small, and the
+    bound is loosened by 1 m^2, far more than the rounding (the exact gate decides)."""
+    o = z.mean(axis=0)
+    zc, rc = z - o, x[:, :3] - o
+    v, a = x[:, 3:6], acc
+    dt2 = dt * dt
+    adt3 = np.abs(dt) * dt2
+    tr = np.trace
+    f = np.empty((z.shape[0], 16))
+    f[:, 0] = np.einsum("mi,mi->m", zc, zc) - gate * tr(rr, axis1=1, axis2=2)
+    f[:, 1], f[:, 2], f[:, 3], f[:, 4], f[:, 5], f[:, 6] = 1.0, dt, dt2, dt2 * dt, dt2 * dt2, adt3
+    f[:, 7:10] = zc
+    f[:, 10:13] = zc * dt[:, None]
+    f[:, 13:16] = zc * dt2[:, None]
+    g = np.empty((16, x.shape[0]))
+    g[0] = 1.0
+    g[1] = np.einsum("ni,ni->n", rc, rc) - gate * tr(pc[:, :3, :3], axis1=1, axis2=2)
+    g[2] = 2.0 * (np.einsum("ni,ni->n", rc, v) - gate * tr(pc[:, :3, 3:6], axis1=1, axis2=2))
+    g[3] = (
+        np.einsum("ni,ni->n", v, v)
+        + np.einsum("ni,ni->n", rc, a)
+        - gate * tr(pc[:, 3:6, 3:6], axis1=1, axis2=2)
+    )
+    g[4] = np.einsum("ni,ni->n", v, a)
+    g[5] = 0.25 * np.einsum("ni,ni->n", a, a)
+    g[6] = -gate * q
+    g[7:10] = -2.0 * rc.T
+    g[10:13] = -2.0 * v.T
+    g[13:16] = -a.T
+    mi, ni = np.nonzero(f @ g <= 1.0)
+    return mi, ni
+
+
 def _scan_groups(ms: list[Measurement]) -> NDArray[np.intp]:
     """Per report (sorted by key), the index of its ``(time, nation, sensor)`` group: one
     sensor's reports of one instant."""
-    out = np.empty(len(ms), dtype=np.intp)
-    g, last = -1, None
-    for i, m in enumerate(ms):
-        k = m.key[:3]
-        if k != last:
-            g, last = g + 1, k
-        out[i] = g
+    heads = [m.key[:3] for m in ms]
+    out = np.zeros(len(ms), dtype=np.intp)
+    np.cumsum([a != b for a, b in itertools.pairwise(heads)], out=out[1:])
     return out
 
 
@@ -385,6 +428,8 @@ class Fuser:
         self._batch: tuple[F64, F64] | None = None
         self._table = StateTable()
         self._hint: dict[tuple[str, str, str], str] = {}
+        #: ``NATION/sensor`` of each ``(nation, sensor)`` seen.
+        self._sources: dict[tuple[str, str], str] = {}
         self._seen: dict[ReportKey, None] = {}
         self._seen_order: deque[ReportKey] = deque()
         self._init = Initiator(
@@ -427,7 +472,8 @@ class Fuser:
             fresh = [reports[i] for i in keep]
             a = arr[keep]
             z, rr = measurements_of(a[:, 1], a[:, 2], a[:, 3], a[:, 4], a[:, 5])
-            ms = [Measurement(keys[j][0], z[i], rr[i], keys[j], i) for i, j in enumerate(keep)]
+            zl, rl = list(z), list(rr)  # row views, made in one call each
+            ms = [Measurement(keys[j][0], zl[i], rl[i], keys[j], i) for i, j in enumerate(keep)]
             self._batch = (z, rr)
             uids = [r.uid for r in fresh]
             for lo, hi in self._chunks(ms):
@@ -479,20 +525,26 @@ class Fuser:
     ) -> None:
         live = list(self._tracks.values())
         assigned = self._associate(ms, uids, z, rr, live) if live else [-1] * len(ms)
-        per_track: dict[int, list[Measurement]] = {}
+        per_track: defaultdict[int, list[Measurement]] = defaultdict(list)
         loose: list[Measurement] = []
+        hint = self._hint
         for m, uid, a in zip(ms, uids, assigned, strict=True):
             if a < 0:
                 loose.append(m)
                 continue
-            per_track.setdefault(a, []).append(m)
-            self._hint[(m.key[1], m.key[2], uid)] = live[a].id
+            per_track[a].append(m)
+            key = m.key
+            hint[(key[1], key[2], uid)] = live[a].id
         runs: list[Run] = []
+        sources = self._sources
         for a, new in per_track.items():
             ts = live[a]
-            for nation, sensor in {(m.key[1], m.key[2]) for m in new}:
-                ts.nations.add(nation)
-                ts.sensors.add(f"{nation}/{sensor}")
+            for ns in {(m.key[1], m.key[2]) for m in new}:
+                source = sources.get(ns)
+                if source is None:
+                    source = sources[ns] = f"{ns[0]}/{ns[1]}"
+                ts.nations.add(ns[0])
+                ts.sensors.add(source)
             run, dropped = plan(ts, new)
             self.stats["late_dropped"] += dropped
             if run is not None:
@@ -574,25 +626,17 @@ class Fuser:
         xc, pc, q = self._predict(live, float(tc))
         acc = acceleration(xc[:, :6], c.imm.model)[:, 3:] + xc[:, 6:]
         dt = (t - tc)[:, None]  # (M, 1)
-        pred = xc[None, :, :3] + xc[None, :, 3:6] * dt[..., None]
-        pred += 0.5 * acc[None] * (dt * dt)[..., None]
-        delta = z[:, None, :] - pred  # (M, N, 3)
-        d2e = np.einsum("mnk,mnk->mn", delta, delta)
-        # Pre-gate: d^2 >= |delta|^2 / tr(S), so |delta|^2 > gate tr(S) cannot pass the gate.
-        tr_s = (
-            np.trace(pc[:, :3, :3], axis1=1, axis2=2)[None]
-            + 2 * dt * np.trace(pc[:, :3, 3:6], axis1=1, axis2=2)[None]
-        )
-        tr_s = tr_s + dt * dt * np.trace(pc[:, 3:6, 3:6], axis1=1, axis2=2)[None]
-        tr_s = tr_s + np.trace(rr, axis1=1, axis2=2)[:, None] + q[None] * np.abs(dt) ** 3
-        mi, ni = np.nonzero(d2e <= c.gate_chi2 * tr_s)
+        mi, ni = pre_gate(z, rr, dt[:, 0], xc[:, :6], acc, pc, q, c.gate_chi2)
         if mi.size == 0:
             return [-1] * len(ms)
-        dtp = dt[mi, 0][:, None, None]
+        dtm = dt[mi]
+        pred = xc[ni, :3] + xc[ni, 3:6] * dtm
+        pred += 0.5 * acc[ni] * (dtm * dtm)
+        dl = z[mi] - pred
+        dtp = dtm[:, :, None]
         s = pc[ni, :3, :3] + dtp * (pc[ni, :3, 3:6] + pc[ni, 3:6, :3])
         s = s + dtp * dtp * pc[ni, 3:6, 3:6]
         s = s + rr[mi] + (q[ni] * np.abs(dtp[:, 0, 0]) ** 3 / 3.0)[:, None, None] * np.eye(3)
-        dl = delta[mi, ni]
         d2 = np.einsum("pi,pi->p", dl, np.linalg.solve(s, dl[..., None])[..., 0])
         ok = d2 <= c.gate_chi2
         mk, nk = mi[ok], ni[ok]
@@ -600,8 +644,7 @@ class Fuser:
         # same sensor's instant, is taken by the greedy assignment whatever the order: assign
         # it directly; only contested pairs go through the greedy loop.
         scans = _scan_groups(ms)[mk] * len(live) + nk
-        _, inverse, per_scan = np.unique(scans, return_inverse=True, return_counts=True)
-        alone = (np.bincount(mk, minlength=len(ms))[mk] == 1) & (per_scan[inverse] == 1)
+        alone = (np.bincount(mk, minlength=len(ms))[mk] == 1) & (np.bincount(scans)[scans] == 1)
         direct = np.full(len(ms), -1)
         direct[mk[alone]] = nk[alone]
         out: list[int] = direct.tolist()

@@ -225,16 +225,20 @@ _Q_COEF: dict[ImmParams, F64] = {}
 def process_noise(dt: F64, params: ImmParams) -> F64:
     """``Q_j(dt)`` of both modes ``(k, 2, 9, 9)``: ``ballistics.kinematic_q9`` with each mode's
     densities, as one product of the powers ``|dt|^1..5`` with a per-``params`` coefficient
-    matrix (the same numbers, in fewer array operations)."""
+    matrix that already holds every element of both modes' ``Q`` (the same numbers, in fewer
+    array operations)."""
     coef = _Q_COEF.get(params)
     if coef is None:
         dens = np.stack([params.q(), params.q_jerks()])  # (2 densities, 2 modes)
-        coef = np.einsum("pdab,dm->pmab", Q_POWERS, dens).reshape(5, N_MODES * 9)
-        _Q_COEF[params] = coef
-    h = np.abs(dt)[:, None]
-    powers = np.cumprod(np.broadcast_to(h, (h.shape[0], 5)), axis=1)
-    t = (powers @ coef).reshape(-1, N_MODES, 3, 3)
-    out: F64 = t[:, :, BLOCK_OF[:, None], BLOCK_OF[None, :]] * SAME_AXIS
+        blocks = np.einsum("pdab,dm->pmab", Q_POWERS, dens)  # (5, 2, 3, 3)
+        full = blocks[:, :, BLOCK_OF[:, None], BLOCK_OF[None, :]] * SAME_AXIS
+        coef = _Q_COEF[params] = full.reshape(5, N_MODES * N_STATE * N_STATE)
+    h = np.abs(dt)
+    powers = np.empty((h.shape[0], 5))
+    powers[:, 0] = h
+    for i in range(1, 5):
+        np.multiply(powers[:, i - 1], h, out=powers[:, i])
+    out: F64 = (powers @ coef).reshape(-1, N_MODES, N_STATE, N_STATE)
     return out
 
 

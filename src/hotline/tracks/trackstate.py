@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import bisect
 import enum
+import itertools
 import math
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -66,18 +68,19 @@ def freeze(*arrays: F64) -> tuple[F64, ...]:
     return arrays
 
 
-class Post:
+class Post(NamedTuple):
     """Posterior of a track after one applied measurement, and the phase whose mode switching
     times were used for it (a replay uses the same, so that re-filtering is exact).
 
     Kept as row ``k`` of the filter pass's arrays ``(mu, x, p)`` (read-only, shared by the
-    pass's tracks): the views are only made when a late report or a trim needs them.
+    pass's tracks): the views are only made when a late report or a trim needs them. (A named
+    tuple: one is made per applied report, and a tuple is the cheapest object to make.)
     """
 
-    __slots__ = ("k", "m", "phase", "src")
-
-    def __init__(self, m: Measurement, phase: Phase, src: tuple[F64, F64, F64], k: int) -> None:
-        self.m, self.phase, self.src, self.k = m, phase, src, k
+    m: Measurement
+    phase: Phase
+    src: tuple[F64, F64, F64]
+    k: int
 
     @property
     def mu(self) -> F64:
@@ -291,7 +294,16 @@ def execute(
 ) -> None:
     """Apply every run (vectorised over runs, one measurement per run per pass); leaves each
     track's state, combined estimate, history and phase up to date. ``batch``: the positions
-    and covariances that new measurements' ``row`` index (gathered at once, not stacked)."""
+    and covariances that new measurements' ``row`` index (gathered at once, not stacked).
+
+    The runs are taken longest first, so that the runs of pass ``j`` (those with a ``j``-th
+    measurement) are the first ``n_j`` rows: each pass works on leading slices of the arrays,
+    and a run's posterior after pass ``j`` is row ``i`` of that pass's arrays."""
+    lengths_l = [len(r.items) for r in runs]
+    if any(a < b for a, b in itertools.pairwise(lengths_l)):
+        order = sorted(range(len(runs)), key=lengths_l.__getitem__, reverse=True)
+        runs = [runs[i] for i in order]
+        lengths_l = [lengths_l[i] for i in order]
     table = runs[0].track.table
     slots = np.fromiter((r.track.slot for r in runs), dtype=np.intp, count=len(runs))
     if table is not None:
@@ -307,11 +319,11 @@ def execute(
         xm = np.stack([r.start[2] for r in runs])
         pm = np.stack([r.start[3] for r in runs])
         tt = np.array([r.start[0] for r in runs])
-    lengths = np.array([len(r.items) for r in runs])
+    lengths = np.array(lengths_l)
     every = [m for r in runs for m in r.items]
     every_phase = [ph for r in runs for ph in r.phases]
     taus = _tau_table(params)
-    if all(len(set(r.phases)) == 1 for r in runs):  # no late report across a phase change
+    if all(r.current or len(set(r.phases)) == 1 for r in runs):  # one phase per run
         taus_all = np.repeat(np.array([taus[r.phases[0]] for r in runs]), lengths, axis=0)
     else:
         taus_all = np.array([taus[ph] for ph in every_phase])
@@ -323,24 +335,16 @@ def execute(
         z_all = np.stack([m.z for m in every])
         r_all = np.stack([m.r for m in every])
     t_all = np.array([m.t for m in every])
-    posts: list[list[Post]] = [[] for _ in runs]
-    n_runs = len(runs)
-    for j in range(int(lengths.max())):
-        rows = np.flatnonzero(lengths > j) if j else np.arange(n_runs)
-        at = offsets[rows] + j
+    # Runs with a j-th measurement: the first n_of[j] (lengths are non-increasing).
+    n_of = np.searchsorted(-lengths, -np.arange(1, lengths_l[0] + 1), side="right").tolist()
+    srcs: list[tuple[F64, F64, F64]] = []
+    for j, n in enumerate(n_of):
+        at = offsets[:n] + j
         tm = t_all[at]
-        if rows.size == n_runs:  # every run has a j-th report: no gather, no scatter
-            args = (mu, xm, pm, tm - tt)
-        else:
-            args = (mu[rows], xm[rows], pm[rows], tm - tt[rows])
+        args = (mu[:n], xm[:n], pm[:n], tm - tt[:n])  # views, not copies
         src = freeze(*step(*args, z_all[at], r_all[at], params, taus_all[at]))
-        if rows.size == n_runs:
-            mu[...], xm[...], pm[...], tt[...] = src[0], src[1], src[2], tm
-        else:
-            mu[rows], xm[rows], pm[rows], tt[rows] = src[0], src[1], src[2], tm
-        three = (src[0], src[1], src[2])
-        for k, (i, a) in enumerate(zip(rows.tolist(), at.tolist(), strict=True)):
-            posts[i].append(Post(every[a], every_phase[a], three, k))
+        mu[:n], xm[:n], pm[:n], tt[:n] = src[0], src[1], src[2], tm
+        srcs.append((src[0], src[1], src[2]))
     xc, pc, xa, pa = output(mu, xm, pm)
     freeze(mu, xm, pm, xc, pc)
     hae, v_up, sigma = kinematics(xc, pc)
@@ -348,14 +352,21 @@ def execute(
     hae_l, v_up_l = hae.tolist(), v_up.tolist()
     p_man_l = mu[:, 1].tolist()
     t_l = tt.tolist()
-    for i, (run, post) in enumerate(zip(runs, posts, strict=True)):
+    offsets_l = offsets.tolist()
+    limit = history_s + TRIM_SLACK_S
+    states = zip(t_l, list(mu), list(xm), list(pm), list(xc), list(pc), strict=True)
+    for i, (run, state) in enumerate(zip(runs, states, strict=True)):
         ts = run.track
         hist = ts.history
         del hist[run.keep :]
-        hist.extend(post)
-        t = t_l[i]
-        ts.t, ts.mu, ts.x, ts.p, ts.xc, ts.pc = t, mu[i], xm[i], pm[i], xc[i], pc[i]
-        if t - hist[0].m.t > history_s + TRIM_SLACK_S:
+        o, n = offsets_l[i], lengths_l[i]
+        if n == 1:
+            hist.append(Post(every[o], every_phase[o], srcs[0], i))
+        else:
+            hist.extend([Post(every[o + j], every_phase[o + j], srcs[j], i) for j in range(n)])
+        t = state[0]
+        ts.t, ts.mu, ts.x, ts.p, ts.xc, ts.pc = state
+        if t - hist[0].m.t > limit:
             _trim(ts, history_s)
         ts.n_reports += run.n_new
         ts.n_updates += run.n_new
