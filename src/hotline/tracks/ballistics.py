@@ -51,6 +51,7 @@ interpolant of the step end points (position and velocity), by regula falsi.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -350,15 +351,17 @@ _EYE3: Final = np.eye(3)
 _EYE6: Final = np.eye(6)
 
 
+@functools.cache
 def _linear_terms(model: ForceModel) -> F64:
     """``L (6, 3)`` with ``[r, v] @ L = -w x (w x r) - 2 w x v`` (centrifugal and Coriolis
-    acceleration, w along +z); zero in an inertial frame."""
+    acceleration, w along +z); zero in an inertial frame. One read-only array per model."""
     out = np.zeros((6, 3))
     if model.rotating:
         w = WGS84_OMEGA
         out[0, 0] = out[1, 1] = w * w
         out[4, 0] = 2.0 * w
         out[3, 1] = -2.0 * w
+    out.setflags(write=False)
     return out
 
 
@@ -389,10 +392,12 @@ def _gravity_and_gradient(r: F64, j2: bool) -> tuple[F64, F64]:
 
 
 #: Constant part of ``A6 = [[0, I], [G, C]]``: the ``I`` and the Coriolis block (see ``_phi9``).
+@functools.cache
 def _a6_constant(model: ForceModel) -> F64:
     out = np.zeros((6, 6))
     out[0, 3] = out[1, 4] = out[2, 5] = 1.0
     out[3:, 3:] = _coriolis(model).T
+    out.setflags(write=False)
     return out
 
 
