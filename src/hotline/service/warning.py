@@ -520,18 +520,18 @@ class WarningService:
 
     # ---- publication to streams and TAK clients ------------------------------------------
 
-    def _publish_new(self) -> None:
+    def _publish_new(self, limit: int = 1000) -> None:
         while True:
-            rows = store.published_after(self.store.reader, self._pub_cursor, 1000)
-            if not rows:
-                return
-            self._pub_cursor = rows[-1][0]
+            self._pub_cursor, rows = store.published_after(
+                self.store.reader, self._pub_cursor, limit
+            )
             shown = [env for _, env in rows if self._is_shown(env)]
-            if not shown:
-                continue
-            self.bus.publish([item for env in shown if (item := self._item(env)) is not None])
-            for sink in list(self._sinks):
-                sink(shown)
+            if shown:
+                self.bus.publish([item for env in shown if (item := self._item(env)) is not None])
+                for sink in list(self._sinks):
+                    sink(shown)
+            if len(rows) < limit:
+                return
 
     def _is_shown(self, env: Envelope) -> bool:
         body = env.body

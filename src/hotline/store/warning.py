@@ -163,13 +163,25 @@ def last_event_seq(conn: sqlite3.Connection) -> int:
     return int(row[0]) if row and row[0] is not None else 0
 
 
-def published_after(conn: sqlite3.Connection, seq: int, limit: int) -> list[tuple[int, Envelope]]:
-    """Track and alert events stored after ``seq`` (own and peers'), in store order."""
+def published_after(
+    conn: sqlite3.Connection, seq: int, limit: int
+) -> tuple[int, list[tuple[int, Envelope]]]:
+    """Track and alert events stored after ``seq`` (own and peers'), in store order, at most
+    ``limit``; and how far the log was scanned: the last row's ``seq`` if ``limit`` rows came,
+    else the log's end (the next call's ``seq``). The scan stops at the log's end as read
+    first, so that each stored event is scanned once whatever its type: a cursor left at the
+    last track event would rescan every later message at every call (one writer commits in
+    order, so an event at or below that end is already visible)."""
+    top = last_event_seq(conn)
+    if top <= seq:
+        return seq, []
     marks = ",".join("?" * len(PUBLISHED_TYPES))
-    return [
+    rows = [
         (int(s), decode_envelope(raw))
         for s, raw in conn.execute(
-            f"SELECT seq, raw FROM events WHERE seq > ? AND type IN ({marks}) ORDER BY seq LIMIT ?",
-            (seq, *PUBLISHED_TYPES, limit),
+            f"SELECT seq, raw FROM events WHERE seq > ? AND seq <= ? AND type IN ({marks}) "
+            "ORDER BY seq LIMIT ?",
+            (seq, top, *PUBLISHED_TYPES, limit),
         )
     ]
+    return (rows[-1][0] if len(rows) == limit else top), rows
