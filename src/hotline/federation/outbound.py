@@ -287,15 +287,15 @@ class Outbound:
         self.wake()
 
     def status(self) -> list[dict[str, Any]]:
-        rows = {
-            str(r[0]): int(r[1])
-            for r in self.svc.store.reader.execute(
-                "SELECT peer, MAX(seq) FROM outbox GROUP BY peer"
-            )
-        }
+        reader = self.svc.store.reader
         out = []
         for nation, link in self.links.items():
-            last_seq = rows.get(nation, 0)
+            # One primary-key search per peer (a GROUP BY over the outbox read all of it: 51 ms
+            # at 600,000 items, on the event loop, at every status request).
+            row = reader.execute(
+                "SELECT COALESCE(MAX(seq), 0) FROM outbox WHERE peer = ?", (nation,)
+            ).fetchone()
+            last_seq = int(row[0])
             acked = link.acked_seq
             out.append(
                 {
