@@ -345,7 +345,8 @@ def pre_gate(
     report's terms (``1, dt, .., dt^4, |dt|^3, z, dt z, dt^2 z``) with a track's, so the test
     of every pair is ONE matrix product ``(M, 16) @ (16, N)`` (not ``(M, N, 3)`` arrays):
     positions are taken from the reports' centroid to keep the cancellation small, and the
-    bound is loosened by 1 m^2, far more than the rounding (the exact gate decides)."""
+    bound is loosened by 1 m^2 plus a few ulps of the largest squared distance, more than the
+    rounding (the exact gate decides)."""
     o = z.mean(axis=0)
     zc, rc = z - o, x[:, :3] - o
     v, a = x[:, 3:6], acc
@@ -353,14 +354,16 @@ def pre_gate(
     adt3 = np.abs(dt) * dt2
     tr = np.trace
     f = np.empty((z.shape[0], 16))
-    f[:, 0] = np.einsum("mi,mi->m", zc, zc) - gate * tr(rr, axis1=1, axis2=2)
+    zz = np.einsum("mi,mi->m", zc, zc)
+    rr2 = np.einsum("ni,ni->n", rc, rc)
+    f[:, 0] = zz - gate * tr(rr, axis1=1, axis2=2)
     f[:, 1], f[:, 2], f[:, 3], f[:, 4], f[:, 5], f[:, 6] = 1.0, dt, dt2, dt2 * dt, dt2 * dt2, adt3
     f[:, 7:10] = zc
     f[:, 10:13] = zc * dt[:, None]
     f[:, 13:16] = zc * dt2[:, None]
     g = np.empty((16, x.shape[0]))
     g[0] = 1.0
-    g[1] = np.einsum("ni,ni->n", rc, rc) - gate * tr(pc[:, :3, :3], axis1=1, axis2=2)
+    g[1] = rr2 - gate * tr(pc[:, :3, :3], axis1=1, axis2=2)
     g[2] = 2.0 * (np.einsum("ni,ni->n", rc, v) - gate * tr(pc[:, :3, 3:6], axis1=1, axis2=2))
     g[3] = (
         np.einsum("ni,ni->n", v, v)
@@ -373,7 +376,10 @@ def pre_gate(
     g[7:10] = -2.0 * rc.T
     g[10:13] = -2.0 * v.T
     g[13:16] = -a.T
-    mi, ni = np.nonzero(f @ g <= 1.0)
+    # Rounding: a few ulps of the largest products, |z|^2 and |r|^2 (a report 50,000 km out
+    # puts them near 1e15 m^2), on top of the 1 m^2.
+    slack = 1.0 + 1e-14 * (float(zz.max()) + float(rr2.max()))
+    mi, ni = np.nonzero(f @ g <= slack)
     return mi, ni
 
 
