@@ -429,8 +429,10 @@ class ConsultationService:
         event (or now)."""
         if self.compact.id in COMPACT_SINCE:
             return COMPACT_SINCE[self.compact.id]
-        row = self.store.reader.execute("SELECT MIN(at) FROM events").fetchone()
-        return float(row[0]) if row and row[0] is not None else self.clock.now()
+        # The first event by its place in the log: one primary-key step (MIN(at) read the
+        # whole log at every cadence request).
+        row = self.store.reader.execute("SELECT at FROM events ORDER BY seq LIMIT 1").fetchone()
+        return float(row[0]) if row is not None else self.clock.now()
 
     # ---- queries ----------------------------------------------------------------------------
 
