@@ -102,6 +102,25 @@ def test_sign_bytes_for_tree_heads() -> None:
     assert not verify_signature(SIGNER.public_key, b64url_encode(b"x" * 63), b"tree head")
 
 
+@settings(max_examples=200, deadline=None)
+@given(data=st.binary(max_size=2048))
+def test_signatures_are_byte_identical_to_openssl_ed25519(data: bytes) -> None:
+    """libsodium signs; a peer or tool on OpenSSL (``cryptography``) gets the same bytes and
+    verifies them, and an OpenSSL-made signature verifies here (RFC 8032 is deterministic)."""
+    ours = SIGNER.sign(data)
+    assert b64url_decode(ours) == KEY.sign(data)
+    KEY.public_key().verify(b64url_decode(ours), data)  # raises if not
+    assert verify_signature(SIGNER.public_key, b64url_encode(KEY.sign(data)), data)
+
+
+def test_a_small_order_public_key_verifies_nothing() -> None:
+    """The identity point as a "public key" with R = identity, S = 0 satisfies the equation
+    for any message: OpenSSL accepts it, libsodium refuses small-order keys."""
+    identity = b"\x01" + b"\x00" * 31
+    forged = identity + b"\x00" * 32
+    assert not verify_signature(b64url_encode(identity), b64url_encode(forged), b"any message")
+
+
 # -- refusals ---------------------------------------------------------------------------------
 
 
