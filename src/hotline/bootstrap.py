@@ -84,7 +84,7 @@ def build_node(settings: Settings, node_dir: Path, clock: Clock | None = None) -
             f"{node_dir / 'node.toml'}: nation '{settings.nation}' is not a party of compact "
             f"{compact.id} ({', '.join(compact.nations)})"
         )
-    store = SqliteStore(node_dir / settings.db)
+    store = SqliteStore(node_dir / settings.db, gather_s=settings.store.commit_gather_s)
     signer = Signer.from_file(nation, node_dir / SIGNING_KEY)
     bus = MemoryBus()
     auth = AuthService(compact, nation, store, clock, settings.api.token_ttl_s)

@@ -26,7 +26,7 @@ from hotline.domain.events import (
     MessageRead,
     MessageSent,
 )
-from hotline.domain.ids import ChannelId, EventId, Handle, MessageId, NationCode
+from hotline.domain.ids import ChannelId, EventId, Handle, MessageId, NationCode, Precedence
 from hotline.errors import NotFound
 from hotline.ports import Clock, Signer, Store, new_id
 from hotline.service import views
@@ -109,7 +109,10 @@ class HotlineService:
         # overlaps the event loop's work on the next requests.
         env = self.unsigned(sent, sent.rel_to, now)
         sign = self.signer.sign_envelope
-        await self.store.run(lambda conn: self.projector.append(conn, [sign(env)]))
+        await self.store.run(
+            lambda conn: self.projector.append(conn, [sign(env)]),
+            urgent=sent.precedence is Precedence.FLASH,
+        )
         view = views.message_view(self.compact, sent)
         self.bus.publish([self._message_item(sent, view)])
         self.on_commit()

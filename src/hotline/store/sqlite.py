@@ -16,6 +16,7 @@ import contextlib
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
@@ -35,6 +36,7 @@ class _Pending:
     fn: Callable[[sqlite3.Connection], Any]
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future[Any]
+    urgent: bool = False
     result: Any = None
     error: BaseException | None = None
 
@@ -44,6 +46,8 @@ class WriterStats:
     commits: int = 0
     jobs: int = 0
     largest_batch: int = 0
+    #: Commits that waited ``gather_s`` for more jobs first.
+    gathered: int = 0
     batch_sizes: list[int] = field(default_factory=list)
 
 
@@ -85,10 +89,20 @@ def migrate(conn: sqlite3.Connection) -> int:
 
 
 class SqliteStore:
-    """The node's store. ``await store.run(job)`` returns once the job is durable."""
+    """The node's store. ``await store.run(job)`` returns once the job is durable.
 
-    def __init__(self, path: Path) -> None:
+    One writer thread commits the jobs queued since its last commit in ONE transaction
+    (group commit: one fsync for them all). Under load (the previous commit held more than one
+    job) it first waits ``gather_s`` for more, as PostgreSQL's ``commit_delay`` does with
+    ``commit_siblings``: fewer, larger commits, so less CPU and disk per job; an ``urgent`` job
+    (a FLASH message) is committed without that wait. One job at a time is never delayed.
+    """
+
+    def __init__(self, path: Path, *, gather_s: float = 0.0) -> None:
         self.path = path
+        self.gather_s = gather_s
+        #: How the writer waits while gathering (tests replace it).
+        self.gather_sleep: Callable[[float], None] = time.sleep
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self.stats = WriterStats()
@@ -114,11 +128,13 @@ class SqliteStore:
             self._thread = None
         self.reader.close()
 
-    async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``fn(conn)`` in the writer's next transaction; return its result once durable."""
+    async def run(self, fn: Callable[[sqlite3.Connection], T], *, urgent: bool = False) -> T:
+        """Run ``fn(conn)`` in the writer's next transaction; return its result once durable.
+
+        ``urgent``: commit it without the gathering wait (class docstring)."""
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[T] = loop.create_future()
-        self._queue.put(_Pending(fn, loop, fut))
+        self._queue.put(_Pending(fn, loop, fut, urgent))
         return await fut
 
     def run_sync(self, fn: Callable[[sqlite3.Connection], T]) -> T:
@@ -140,6 +156,7 @@ class SqliteStore:
 
     def _writer(self) -> None:
         conn = connect(self.path)
+        last = 0  # jobs in the previous commit
         try:
             while True:
                 first = self._queue.get()
@@ -147,6 +164,9 @@ class SqliteStore:
                     return
                 batch: list[_Pending] = [first]
                 stop = False
+                if last > 1 and self.gather_s > 0 and not first.urgent:
+                    self.gather_sleep(self.gather_s)  # releases the GIL: the loop queues more
+                    self.stats.gathered += 1
                 while len(batch) < MAX_BATCH:
                     try:
                         nxt = self._queue.get_nowait()
@@ -157,6 +177,7 @@ class SqliteStore:
                         break
                     batch.append(nxt)
                 self._commit(conn, batch)
+                last = len(batch)
                 if stop:
                     return
         finally:

@@ -1,0 +1,150 @@
+"""The store's writer thread: group commit, a failing job rolled back alone, and the gathering
+wait under load (``SqliteStore`` docstring), on a real SQLite file."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from hotline.store.sqlite import SqliteStore
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[SqliteStore]:
+    s = SqliteStore(tmp_path / "writer.db", gather_s=0.25)
+    s.start()
+    yield s
+    s.close()
+
+
+def _insert(x: int) -> Callable[[sqlite3.Connection], int]:
+    def job(conn: sqlite3.Connection) -> int:
+        conn.execute("INSERT INTO t (x) VALUES (?)", (x,))
+        return x
+
+    return job
+
+
+def _rows(store: SqliteStore) -> list[int]:
+    return [r[0] for r in store.reader.execute("SELECT x FROM t ORDER BY x")]
+
+
+async def _gated(store: SqliteStore) -> tuple[threading.Event, asyncio.Future[None]]:
+    """A job that holds the writer until the event is set (so jobs can be queued behind it)."""
+    gate = threading.Event()
+    entered = threading.Event()
+
+    def hold(conn: sqlite3.Connection) -> None:
+        entered.set()
+        assert gate.wait(10), "test gate never opened"
+
+    fut = asyncio.ensure_future(store.run(hold))
+    while not entered.is_set():
+        await asyncio.sleep(0.001)
+    return gate, fut
+
+
+async def _table(store: SqliteStore) -> None:
+    await store.run(lambda conn: conn.execute("CREATE TABLE t (x INTEGER)"))
+
+
+async def test_jobs_queued_while_the_writer_is_busy_share_one_commit(store: SqliteStore) -> None:
+    await _table(store)
+    gate, held = await _gated(store)
+    jobs = [asyncio.ensure_future(store.run(_insert(i))) for i in range(50)]
+    await asyncio.sleep(0.01)  # every job is queued (none can commit: the writer is held)
+    before = store.stats.commits
+    gate.set()
+    await held
+    assert await asyncio.gather(*jobs) == list(range(50))
+    assert store.stats.commits - before == 2  # the held job's commit, then all 50 in one
+    assert _rows(store) == list(range(50))
+
+
+async def test_a_failing_job_is_rolled_back_alone(store: SqliteStore) -> None:
+    await _table(store)
+    gate, held = await _gated(store)
+
+    def bad(conn: sqlite3.Connection) -> None:
+        conn.execute("INSERT INTO t (x) VALUES (99)")
+        raise ValueError("refused")
+
+    ok1 = asyncio.ensure_future(store.run(_insert(1)))
+    failing = asyncio.ensure_future(store.run(bad))
+    ok2 = asyncio.ensure_future(store.run(_insert(2)))
+    await asyncio.sleep(0.01)
+    gate.set()
+    await held
+    assert await ok1 == 1 and await ok2 == 2
+    with pytest.raises(ValueError, match="refused"):
+        await failing
+    assert _rows(store) == [1, 2]
+
+
+async def test_under_load_the_writer_waits_once_and_commits_what_arrived_meanwhile(
+    store: SqliteStore,
+) -> None:
+    """After a commit of several jobs, the next job waits ``gather_s`` and takes along the
+    jobs queued during the wait: one commit for both. A FLASH (``urgent``) job and a job after
+    a lone commit are not delayed."""
+    loop = asyncio.get_running_loop()
+    waits: list[float] = []
+    late: list[concurrent.futures.Future[int]] = []
+
+    def wait_and_see_another_job_arrive(seconds: float) -> None:
+        waits.append(seconds)
+        late.append(asyncio.run_coroutine_threadsafe(store.run(_insert(3)), loop))
+        deadline = time.monotonic() + 10
+        while store._queue.empty():  # the late job is queued by the loop
+            assert time.monotonic() < deadline
+            time.sleep(0.001)
+
+    store.gather_sleep = wait_and_see_another_job_arrive
+    await _table(store)
+    gate, held = await _gated(store)
+    pair = [asyncio.ensure_future(store.run(_insert(i))) for i in (1, 2)]
+    await asyncio.sleep(0.01)
+    gate.set()
+    await held
+    await asyncio.gather(*pair)  # committed together: the writer is "under load" now
+    assert waits == []  # that commit followed a lone one (the held job)
+
+    before = store.stats.commits
+    assert await store.run(_insert(4)) == 4
+    assert await asyncio.wrap_future(late[0]) == 3
+    assert waits == [0.25] and store.stats.gathered == 1
+    assert store.stats.commits - before == 1  # 4 and the late 3 in one commit
+
+    # The previous commit held two jobs, but a FLASH is not delayed.
+    assert await store.run(_insert(5), urgent=True) == 5
+    # After a lone commit (the FLASH), nothing is delayed either.
+    assert await store.run(_insert(6)) == 6
+    assert waits == [0.25]
+    assert _rows(store) == [1, 2, 3, 4, 5, 6]
+
+
+async def test_a_store_without_gathering_never_waits(tmp_path: Path) -> None:
+    s = SqliteStore(tmp_path / "w.db")
+    s.gather_sleep = lambda seconds: pytest.fail(f"waited {seconds} s")
+    s.start()
+    try:
+        await _table(s)
+        gate, held = await _gated(s)
+        pair = [asyncio.ensure_future(s.run(_insert(i))) for i in (1, 2)]
+        await asyncio.sleep(0.01)
+        gate.set()
+        await held
+        await asyncio.gather(*pair)
+        assert await s.run(_insert(3)) == 3
+        assert s.stats.gathered == 0
+    finally:
+        s.close()
