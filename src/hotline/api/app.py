@@ -296,16 +296,63 @@ def with_fast_send(app: Litestar, deps: ApiDeps) -> ASGIApp:
             out = _response_encoder.encode(
                 api_errors.body("internal", "internal error; the node logged it")
             )
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [*_JSON_HEADERS, (b"content-length", str(len(out)).encode())],
-            }
-        )
-        await send({"type": "http.response.body", "body": out})
+        start = {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [*_JSON_HEADERS, (b"content-length", str(len(out)).encode())],
+        }
+        body = {"type": "http.response.body", "body": out}
+        cycle = getattr(send, "__self__", None)
+        real = getattr(cycle, "transport", None) if type(cycle).__name__ in _CORKABLE else None
+        if real is None:
+            await send(start)
+            await send(body)
+            return
+        cork = _Cork(real)
+        cycle.transport = cork
+        try:
+            await send(start)
+            await send(body)
+        finally:
+            cycle.transport = real
+            cork.flush()
 
     return asgi
+
+
+#: The server's response cycles known to write a response's head and body to
+#: ``self.transport`` in two calls (uvicorn's httptools and h11 HTTP/1.1 protocols): two
+#: ``send`` system calls and two TCP segments per response. Any other server is sent to plainly.
+_CORKABLE = frozenset({"RequestResponseCycle"})
+
+
+class _Cork:
+    """Stands in for a response cycle's transport while one response is sent, so that its head
+    and body leave in ONE write (1-5 % more messages per second: docs/performance.md).
+    Anything else is the real transport's; ``close`` (a ``Connection: close`` request) flushes
+    first."""
+
+    __slots__ = ("_parts", "_real")
+
+    def __init__(self, real: Any) -> None:
+        self._real = real
+        self._parts: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self._parts.append(data)
+
+    def flush(self) -> None:
+        if self._parts:
+            data = b"".join(self._parts)
+            self._parts.clear()
+            self._real.write(data)
+
+    def close(self) -> None:
+        self.flush()
+        self._real.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
 
 
 async def _send(
