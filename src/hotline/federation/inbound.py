@@ -214,7 +214,8 @@ class Inbound:
             applied = cursor.seq if cursor.seq != start else None
             return applied, refusal, published, answers, arrived
 
-        applied, refusal, published, answers, arrived = await svc.store.run(job)
+        # A peer's batch is a batch already: committed without the writer's gathering wait.
+        applied, refusal, published, answers, arrived = await svc.store.run(job, urgent=True)
         if arrived:
             self._undelivered.extend(arrived)
             self._arrived.set()
