@@ -125,11 +125,45 @@ async def test_under_load_the_writer_waits_once_and_commits_what_arrived_meanwhi
     assert store.stats.commits - before == 1  # 4 and the late 3 in one commit
 
     # The previous commit held two jobs, but a FLASH is not delayed.
+    store.inline_urgent = False  # through the writer thread (the inline path: below)
     assert await store.run(_insert(5), urgent=True) == 5
     # After a lone commit (the FLASH), nothing is delayed either.
     assert await store.run(_insert(6)) == 6
     assert waits == [0.25]
     assert _rows(store) == [1, 2, 3, 4, 5, 6]
+
+
+async def test_an_urgent_job_finding_the_writer_idle_commits_on_the_loop(
+    store: SqliteStore,
+) -> None:
+    await _table(store)
+    loop_thread = threading.current_thread()  # the inline path runs here
+
+    def where(conn: sqlite3.Connection) -> threading.Thread:
+        conn.execute("INSERT INTO t (x) VALUES (7)")
+        return threading.current_thread()
+
+    assert await store.run(where, urgent=True) is loop_thread
+    assert store.stats.inline == 1 and _rows(store) == [7]  # durable, visible to readers
+
+    def refused(conn: sqlite3.Connection) -> None:
+        conn.execute("INSERT INTO t (x) VALUES (8)")
+        raise ValueError("refused inline")
+
+    with pytest.raises(ValueError, match="refused inline"):
+        await store.run(refused, urgent=True)
+    assert _rows(store) == [7]  # rolled back alone, as in the writer
+
+    # Writer busy (a transaction open): the urgent job queues behind it, in the writer thread.
+    gate, held = await _gated(store)
+    behind = asyncio.ensure_future(store.run(where, urgent=True))
+    await asyncio.sleep(0.01)
+    assert not behind.done()  # it did not commit beside the open transaction
+    gate.set()
+    await held
+    assert await behind is not loop_thread
+    assert store.stats.inline == 2  # the refused job counted; the queued one did not
+    assert _rows(store) == [7, 7]
 
 
 async def test_a_store_without_gathering_never_waits(tmp_path: Path) -> None:

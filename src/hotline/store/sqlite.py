@@ -48,6 +48,8 @@ class WriterStats:
     largest_batch: int = 0
     #: Commits that waited ``gather_s`` for more jobs first.
     gathered: int = 0
+    #: Urgent jobs committed on the caller's loop (the writer was idle).
+    inline: int = 0
     batch_sizes: list[int] = field(default_factory=list)
 
 
@@ -95,12 +97,24 @@ class SqliteStore:
     (group commit: one fsync for them all). Under load (the previous commit held more than one
     job) it first waits ``gather_s`` for more, as PostgreSQL's ``commit_delay`` does with
     ``commit_siblings``: fewer, larger commits, so less CPU and disk per job; an ``urgent`` job
-    (a FLASH message) is committed without that wait. One job at a time is never delayed.
+    (a FLASH message, a peer's batch) is committed without that wait. One job at a time is never
+    delayed.
+
+    An urgent job that finds the writer idle (nothing queued, no transaction open) is committed
+    at once on the caller's event loop, on the writer's connection under the same lock: it
+    saves the two thread hand-offs (queue, then back to the loop), which cost 0.2-1 ms each
+    way on a busy 2-core box. The loop is blocked for that one commit, which is why only urgent
+    jobs do it, and only when the writer has nothing else to do.
     """
 
     def __init__(self, path: Path, *, gather_s: float = 0.0) -> None:
         self.path = path
         self.gather_s = gather_s
+        #: Commit an urgent job on the caller's loop when the writer is idle (class docstring).
+        self.inline_urgent = True
+        self._conn: sqlite3.Connection | None = None
+        #: Held while a transaction is open on the writer's connection (thread or inline).
+        self._busy = threading.Lock()
         #: How the writer waits while gathering (tests replace it).
         self.gather_sleep: Callable[[float], None] = time.sleep
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
@@ -118,7 +132,10 @@ class SqliteStore:
 
     def start(self) -> None:
         if self._thread is None:
-            self._thread = threading.Thread(target=self._writer, name="hotline-writer", daemon=True)
+            self._conn = connect(self.path)
+            self._thread = threading.Thread(
+                target=self._writer, args=(self._conn,), name="hotline-writer", daemon=True
+            )
             self._thread.start()
 
     def close(self) -> None:
@@ -126,15 +143,37 @@ class SqliteStore:
             self._queue.put(_STOP)
             self._thread.join()
             self._thread = None
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
         self.reader.close()
 
     async def run(self, fn: Callable[[sqlite3.Connection], T], *, urgent: bool = False) -> T:
         """Run ``fn(conn)`` in the writer's next transaction; return its result once durable.
 
-        ``urgent``: commit it without the gathering wait (class docstring)."""
+        ``urgent``: commit it without the gathering wait, and here if the writer is idle (class
+        docstring)."""
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[T] = loop.create_future()
-        self._queue.put(_Pending(fn, loop, fut, urgent))
+        job = _Pending(fn, loop, fut, urgent)
+        conn = self._conn
+        if (
+            urgent
+            and self.inline_urgent
+            and conn is not None
+            and self._queue.empty()
+            and self._busy.acquire(blocking=False)
+        ):
+            # The writer is idle: commit here, on the loop, and save the two thread hand-offs.
+            try:
+                self._transact(conn, [job])
+            finally:
+                self._busy.release()
+            self.stats.inline += 1
+            if job.error is not None:
+                raise job.error
+            return job.result  # type: ignore[no-any-return]
+        self._queue.put(job)
         return await fut
 
     def run_sync(self, fn: Callable[[sqlite3.Connection], T]) -> T:
@@ -154,40 +193,38 @@ class SqliteStore:
 
     # ---- the writer thread ----------------------------------------------------------------
 
-    def _writer(self) -> None:
-        conn = connect(self.path)
+    def _writer(self, conn: sqlite3.Connection) -> None:
         last = 0  # jobs in the previous commit
-        try:
-            while True:
-                first = self._queue.get()
-                if first is _STOP:
-                    return
-                batch: list[_Pending] = [first]
-                stop = False
-                if last > 1 and self.gather_s > 0 and not first.urgent:
-                    self.gather_sleep(self.gather_s)  # releases the GIL: the loop queues more
-                    self.stats.gathered += 1
-                while len(batch) < MAX_BATCH:
-                    try:
-                        nxt = self._queue.get_nowait()
-                    except queue.Empty:
-                        break
-                    if nxt is _STOP:
-                        stop = True
-                        break
-                    batch.append(nxt)
-                self._commit(conn, batch)
-                last = len(batch)
-                if stop:
-                    return
-        finally:
-            conn.close()
+        while True:
+            first = self._queue.get()
+            if first is _STOP:
+                return
+            batch: list[_Pending] = [first]
+            stop = False
+            if last > 1 and self.gather_s > 0 and not first.urgent:
+                self.gather_sleep(self.gather_s)  # releases the GIL: the loop queues more
+                self.stats.gathered += 1
+            while len(batch) < MAX_BATCH:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is _STOP:
+                    stop = True
+                    break
+                batch.append(nxt)
+            with self._busy:
+                self._transact(conn, batch)
+            self._resolve_all(batch)
+            last = len(batch)
+            if stop:
+                return
 
     def _rolled_back(self) -> None:
         for forget in self.on_rollback:
             forget()
 
-    def _commit(self, conn: sqlite3.Connection, batch: list[_Pending]) -> None:
+    def _transact(self, conn: sqlite3.Connection, batch: list[_Pending]) -> None:
         try:
             conn.execute("BEGIN IMMEDIATE")
             for job in batch:
@@ -210,6 +247,8 @@ class SqliteStore:
         self.stats.commits += 1
         self.stats.jobs += len(batch)
         self.stats.largest_batch = max(self.stats.largest_batch, len(batch))
+
+    def _resolve_all(self, batch: list[_Pending]) -> None:
         by_loop: dict[asyncio.AbstractEventLoop, list[_Pending]] = {}
         for job in batch:
             by_loop.setdefault(job.loop, []).append(job)
