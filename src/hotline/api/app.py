@@ -302,7 +302,7 @@ def with_fast_send(app: Litestar, deps: ApiDeps) -> ASGIApp:
             "headers": [*_JSON_HEADERS, (b"content-length", str(len(out)).encode())],
         }
         body = {"type": "http.response.body", "body": out}
-        cycle = getattr(send, "__self__", None)
+        cycle: Any = getattr(send, "__self__", None)
         real = getattr(cycle, "transport", None) if type(cycle).__name__ in _CORKABLE else None
         if real is None:
             await send(start)
