@@ -191,10 +191,22 @@ def _raw_public_of_b64(b64: str) -> bytes:
     return _raw_public(load_public_key(b64))
 
 
+#: Raw bytes of the key objects seen (pinned peers' keys are long-lived objects; the objects
+#: are unhashable, so by identity, the object kept beside its bytes so the id is not reused).
+_RAW_OF: dict[int, tuple[Ed25519PublicKey, bytes]] = {}
+
+
 def _raw_public(key: Ed25519PublicKey) -> bytes:
-    return key.public_bytes(
+    known = _RAW_OF.get(id(key))
+    if known is not None and known[0] is key:
+        return known[1]
+    raw = key.public_bytes(
         encoding=serialization.Encoding.Raw, format=serialization.PublicFormat.Raw
     )
+    if len(_RAW_OF) >= 1024:
+        _RAW_OF.clear()
+    _RAW_OF[id(key)] = (key, raw)
+    return raw
 
 
 def _raw_public_key(public_key: Ed25519PublicKey | str) -> bytes:

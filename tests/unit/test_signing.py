@@ -113,6 +113,19 @@ def test_signatures_are_byte_identical_to_openssl_ed25519(data: bytes) -> None:
     assert verify_signature(SIGNER.public_key, b64url_encode(KEY.sign(data)), data)
 
 
+def test_key_objects_are_told_apart_however_often_they_are_used() -> None:
+    """The raw bytes of key objects are remembered by identity: many objects, each its own."""
+    env = SIGNER.sign_envelope(_message())
+    others = [Ed25519PrivateKey.generate().public_key() for _ in range(50)]
+    for _ in range(3):
+        verify_envelope(env, SIGNER.public_key)
+        for other in others:
+            with pytest.raises(BadSignature):
+                verify_envelope(env, other)
+    fresh = load_public_key.__wrapped__(SIGNER.public_key_b64)  # a new object, same key
+    verify_envelope(env, fresh)
+
+
 def test_a_small_order_public_key_verifies_nothing() -> None:
     """The identity point as a "public key" with R = identity, S = 0 satisfies the equation
     for any message: OpenSSL accepts it, libsodium refuses small-order keys."""
