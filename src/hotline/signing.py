@@ -183,6 +183,13 @@ def load_public_key(b64: str) -> Ed25519PublicKey:
         raise ConfigError(
             f"signing key {shown!r} decodes to {len(raw)} bytes; an Ed25519 public key is 32"
         )
+    if not nacl.bindings.crypto_core_ed25519_is_valid_point(raw):
+        # A small-order point (or one off the curve, or a non-canonical encoding) would pin a
+        # key no honest node has; with some verifiers a forged signature passes under it.
+        raise ConfigError(
+            f"signing key {shown!r} is not a usable Ed25519 public key (a small-order point,"
+            " not on the curve, or not canonically encoded)"
+        )
     return Ed25519PublicKey.from_public_bytes(raw)
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import msgspec
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ed25519
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -131,7 +132,11 @@ def test_a_small_order_public_key_verifies_nothing() -> None:
     for any message: OpenSSL accepts it, libsodium refuses small-order keys."""
     identity = b"\x01" + b"\x00" * 31
     forged = identity + b"\x00" * 32
-    assert not verify_signature(b64url_encode(identity), b64url_encode(forged), b"any message")
+    key = ed25519.Ed25519PublicKey.from_public_bytes(identity)  # an object skips the pin check
+    assert not verify_signature(key, b64url_encode(forged), b"any message")
+    # and as a pin (text), it is refused outright:
+    with pytest.raises(ConfigError, match="small-order"):
+        verify_signature(b64url_encode(identity), b64url_encode(forged), b"any message")
 
 
 # -- refusals ---------------------------------------------------------------------------------
@@ -246,7 +251,19 @@ def test_public_key_text_round_trip_and_cache() -> None:
     assert load_public_key(text) is load_public_key(text)
 
 
-@pytest.mark.parametrize("text", ["", "garbage!", "A" * 42, b64url_encode(b"\x01" * 31), "A" * 44])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "garbage!",
+        "A" * 42,
+        b64url_encode(b"\x01" * 31),
+        "A" * 44,
+        b64url_encode(b"\x01" + b"\x00" * 31),  # the identity: small order
+        b64url_encode(b"\x00" * 32),  # a point of order 4
+        b64url_encode(b"\xff" * 32),  # not canonically encoded
+    ],
+)
 def test_garbage_public_key_is_a_config_error(text: str) -> None:
     with pytest.raises(ConfigError, match="signing key"):
         load_public_key(text)
