@@ -64,7 +64,7 @@ class CotSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
 class StoreSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     #: Under load (the previous group commit held more than one job), how long the writer
     #: waits for more jobs before committing, seconds; 0 never waits. FLASH messages and a
-    #: lone job are never delayed (``docs/performance.md``: +12-20 % durable msg/s at 0.2 ms).
+    #: lone job are never delayed (``docs/performance.md``, "Sixth session": the A/B).
     commit_gather_s: Annotated[float, msgspec.Meta(ge=0, le=0.01)] = 0.0002
 
 

@@ -71,6 +71,8 @@ def test_missing_folder_says_what_to_run(tmp_path: Path) -> None:
         ("federation", "link_test_interval_s", "-1", ">= 0"),
         ("api", "max_body_bytes", "0", ">= 1"),
         ("api", "token_ttl_s", "0", "> 0"),
+        ("store", "commit_gather_s", "-0.001", ">= 0"),
+        ("store", "commit_gather_s", "0.5", "<= 0.01"),
     ],
 )
 def test_out_of_range_values_name_the_key_and_the_bound(

@@ -53,6 +53,18 @@ async def _gated(store: SqliteStore) -> tuple[threading.Event, asyncio.Future[No
     return gate, fut
 
 
+async def _commit_a_pair(store: SqliteStore) -> None:
+    """Rows 1 and 2 committed together (queued behind a held job), after that job alone."""
+    gate, held = await _gated(store)
+    pair = [asyncio.ensure_future(store.run(_insert(i))) for i in (1, 2)]
+    await asyncio.sleep(0.01)  # both queued: the writer is held
+    before = store.stats.commits
+    gate.set()
+    await held
+    assert await asyncio.gather(*pair) == [1, 2]
+    assert store.stats.commits - before == 2  # the held job's commit, then the pair's
+
+
 async def _table(store: SqliteStore) -> None:
     await store.run(lambda conn: conn.execute("CREATE TABLE t (x INTEGER)"))
 
@@ -110,12 +122,7 @@ async def test_under_load_the_writer_waits_once_and_commits_what_arrived_meanwhi
 
     store.gather_sleep = wait_and_see_another_job_arrive
     await _table(store)
-    gate, held = await _gated(store)
-    pair = [asyncio.ensure_future(store.run(_insert(i))) for i in (1, 2)]
-    await asyncio.sleep(0.01)
-    gate.set()
-    await held
-    await asyncio.gather(*pair)  # committed together: the writer is "under load" now
+    await _commit_a_pair(store)  # the writer is "under load" now
     assert waits == []  # that commit followed a lone one (the held job)
 
     before = store.stats.commits
@@ -172,12 +179,7 @@ async def test_a_store_without_gathering_never_waits(tmp_path: Path) -> None:
     s.start()
     try:
         await _table(s)
-        gate, held = await _gated(s)
-        pair = [asyncio.ensure_future(s.run(_insert(i))) for i in (1, 2)]
-        await asyncio.sleep(0.01)
-        gate.set()
-        await held
-        await asyncio.gather(*pair)
+        await _commit_a_pair(s)
         assert await s.run(_insert(3)) == 3
         assert s.stats.gathered == 0
     finally:

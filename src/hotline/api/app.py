@@ -329,8 +329,8 @@ _CORKABLE = frozenset({"RequestResponseCycle"})
 class _Cork:
     """Stands in for a response cycle's transport while one response is sent, so that its head
     and body leave in ONE write (1-5 % more messages per second: docs/performance.md).
-    Anything else is the real transport's; ``close`` (a ``Connection: close`` request) flushes
-    first."""
+    Anything else is the real transport's, reached after a flush; ``close`` (a ``Connection:
+    close`` request) flushes first."""
 
     __slots__ = ("_parts", "_real")
 
@@ -340,6 +340,9 @@ class _Cork:
 
     def write(self, data: bytes) -> None:
         self._parts.append(data)
+
+    def writelines(self, data: Any) -> None:
+        self._parts.extend(data)
 
     def flush(self) -> None:
         if self._parts:
@@ -352,6 +355,9 @@ class _Cork:
         self._real.close()
 
     def __getattr__(self, name: str) -> Any:
+        # Any other use of the transport (a pause, a write-like call this class does not know)
+        # sees the bytes written so far go out first: nothing overtakes them on the wire.
+        self.flush()
         return getattr(self._real, name)
 
 
