@@ -11,7 +11,9 @@ import pytest
 from hotline.tracks.ballistics import (
     CHI2_2DOF_95,
     ForceModel,
+    _rates_rows,
     acceleration,
+    crossing_in_step,
     drag_terms,
     dynamics_jacobian,
     ellipse_95,
@@ -184,6 +186,51 @@ def test_fly_to_ground_lands_on_the_ellipsoid() -> None:
     lat, lon, flight = impact_point(x)
     assert flight == pytest.approx(float(dt[0]))
     assert (lat, lon) == pytest.approx(tuple(ecef_to_geodetic(r[0])[:2]))
+
+
+@pytest.mark.parametrize("j2", [True, False])
+@pytest.mark.parametrize("rotating", [True, False])
+@pytest.mark.parametrize("beta", [None, 4_000.0])
+def test_transposed_rates_are_the_acceleration(
+    j2: bool, rotating: bool, beta: float | None
+) -> None:
+    # fly_to_ground's own rate function (states as rows (6, k), drag per row) against
+    # ``acceleration`` of the same model with the drag as the model's constant beta.
+    rng = np.random.default_rng(7)
+    lat, lon = rng.uniform(-80, 80, 64), rng.uniform(-180, 180, 64)
+    h = np.concatenate([rng.uniform(0.0, 100e3, 32), rng.uniform(100e3, 1500e3, 32)])
+    r = geodetic_to_ecef(lat, lon, h)
+    x = np.concatenate([r, rng.normal(0.0, 3000.0, (64, 3))], axis=1)
+    model = ForceModel(j2=j2, rotating=rotating, ballistic_coeff_kg_m2=beta)
+    half_rho_inv = None if beta is None else np.full(64, 0.5 * 1.225 / beta)
+    rows = _rates_rows(
+        np.ascontiguousarray(x.T), ForceModel(j2=j2, rotating=rotating), half_rho_inv
+    )
+    want = acceleration(x, model)
+    assert np.allclose(rows.T, want, rtol=1e-12, atol=1e-12 * np.abs(want).max())
+
+
+def test_crossing_of_a_row_does_not_depend_on_the_rows_beside_it() -> None:
+    # Rows stop as each converges, so one root search over many steps answers each as alone.
+    steps = []
+    for i, (lat, vz) in enumerate(((39.0, -1500.0), (35.0, -300.0), (41.0, -3000.0))):
+        x0 = _state(lat, 130.0 + i, 1500.0, (1000.0, 200.0, vz))
+        dt, _ = fly_to_ground(x0[None])
+        h = float(dt[0]) + 0.7
+        x1 = propagate(x0, h, max_step_s=0.1)
+        steps.append((x0, x1, h))
+    x0s = np.stack([s[0] for s in steps])
+    x1s = np.stack([s[1] for s in steps])
+    hs = np.array([s[2] for s in steps])
+    z0, z1 = geodetic_height(x0s[:, :3]), geodetic_height(x1s[:, :3])
+    s_all, r_all = crossing_in_step(x0s, x1s, hs, z0, z1)
+    for i in range(3):
+        s_one, r_one = crossing_in_step(
+            x0s[i : i + 1], x1s[i : i + 1], hs[i : i + 1], z0[i : i + 1], z1[i : i + 1]
+        )
+        assert s_one[0] == s_all[i]
+        assert np.array_equal(r_one[0], r_all[i])
+        assert abs(float(geodetic_height(r_all[i]))) < 1e-3
 
 
 def test_escaping_state_never_lands() -> None:

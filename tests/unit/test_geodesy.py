@@ -12,11 +12,14 @@ from hotline.tracks.geodesy import (
     WGS84_A,
     WGS84_B,
     WGS84_E2,
+    WGS84_EP2,
+    WGS84_F,
     ecef_to_enu,
     ecef_to_geodetic,
     enu_rotation,
     enu_to_ecef,
     geodetic_height,
+    geodetic_height_xyz,
     geodetic_to_ecef,
     great_circle_km,
     look_angles,
@@ -109,3 +112,36 @@ def test_great_circle() -> None:
     assert great_circle_km(0.0, 179.5, 0.0, -179.5) == pytest.approx(quarter / 90.0, rel=1e-9)
     # Tokyo - Seoul is about 1,160 km.
     assert great_circle_km(35.68, 139.69, 37.57, 126.98) == pytest.approx(1160.0, rel=0.01)
+
+
+def _bowring_with_angles(r: np.ndarray, iterations: int) -> tuple[np.ndarray, np.ndarray]:
+    """The textbook form of Bowring's iteration (angles, arctangents): latitude (deg), height."""
+    x, y, z = r[..., 0], r[..., 1], r[..., 2]
+    p = np.hypot(x, y)
+    beta = np.arctan2(WGS84_A * z, WGS84_B * p)
+    phi = beta
+    for _ in range(iterations):
+        phi = np.arctan2(
+            z + WGS84_EP2 * WGS84_B * np.sin(beta) ** 3, p - WGS84_E2 * WGS84_A * np.cos(beta) ** 3
+        )
+        beta = np.arctan2((1.0 - WGS84_F) * np.sin(phi), np.cos(phi))
+    s = np.sin(phi)
+    h = p * np.cos(phi) + z * s - WGS84_A * np.sqrt(1.0 - WGS84_E2 * s * s)
+    return np.degrees(phi), h
+
+
+@pytest.mark.parametrize("iterations", [0, 1, 3])
+def test_algebraic_iteration_is_bowrings_with_angles(iterations: int) -> None:
+    # ecef_to_geodetic carries the latitudes as direction pairs (no trigonometry): the same
+    # numbers as the angle form up to rounding, everywhere from below ground to 2,000 km up.
+    rng = np.random.default_rng(3)
+    n = 20_000
+    r = geodetic_to_ecef(
+        rng.uniform(-90, 90, n), rng.uniform(-180, 180, n), rng.uniform(-5e4, 2e6, n)
+    )
+    lat, _, h = ecef_to_geodetic(r, iterations=iterations)
+    want_lat, want_h = _bowring_with_angles(r, iterations)
+    assert np.abs(lat - want_lat).max() < 1e-12
+    assert np.abs(h - want_h).max() < 1e-7
+    assert np.array_equal(geodetic_height(r, iterations=iterations), h)
+    assert np.array_equal(geodetic_height_xyz(r[:, 0], r[:, 1], r[:, 2], iterations=iterations), h)

@@ -70,9 +70,11 @@ from hotline.tracks.geodesy import (
     ecef_to_geodetic,
     enu_to_ecef,
     geodetic_height,
+    geodetic_height_xyz,
 )
 
 F64 = NDArray[np.float64]
+I64 = NDArray[np.intp]
 
 #: Chi-square quantile, 2 degrees of freedom, 95 %: ``-2 ln(0.05)``.
 CHI2_2DOF_95: Final = -2.0 * math.log(0.05)
@@ -825,41 +827,31 @@ def crossing_in_step(x0: F64, x1: F64, h: F64, z0: F64, z1: F64) -> tuple[F64, F
     """For ``k`` steps of length ``h (k,)`` from states ``x0 (k, 6)`` at height ``z0 > 0`` to
     ``x1`` at ``z1 <= 0``: the fraction ``s (k,)`` of the step where the height crosses 0 and
     the interpolated ECEF position ``(k, 3)`` there, by regula falsi (Illinois variant: the
-    retained end's height is halved) to 1 mm of height."""
+    retained end's height is halved) to 1 mm of height, each row on its own."""
+    s_out = np.ones_like(h)
+    rows = np.arange(h.shape[0])
     lo, hi = np.zeros_like(h), np.ones_like(h)
     f_lo, f_hi = z0.copy(), z1.copy()
-    s = hi
+    a, b, hh = x0, x1, h
     for _ in range(40):
         s = (lo * f_hi - hi * f_lo) / (f_hi - f_lo)
-        f = geodetic_height(_hermite(x0, x1, h, s), iterations=1)
-        if np.all(np.abs(f) < 1e-3):
+        s_out[rows] = s
+        f = geodetic_height(_hermite(a, b, hh, s), iterations=1)
+        open_ = np.abs(f) >= 1e-3
+        if not open_.any():
             break
+        # A row stops where it has converged: its answer does not depend on which other
+        # rows share the call.
         move_lo = np.sign(f) == np.sign(f_lo)
-        lo = np.where(move_lo, s, lo)
-        hi = np.where(move_lo, hi, s)
-        f_lo, f_hi = np.where(move_lo, f, 0.5 * f_lo), np.where(move_lo, 0.5 * f_hi, f)
-    return s, _hermite(x0, x1, h, s)
-
-
-def _rk4_drag(x: F64, h: F64, model: ForceModel, inv_beta: F64) -> F64:
-    """RK4 step of states ``(k, 6)`` under ``model`` plus drag of per-row inverse ballistic
-    coefficient ``inv_beta (k,)`` (m^2/kg): ``a_drag = -rho(h) |v| v inv_beta / 2``."""
-
-    def rate(s: F64) -> F64:
-        d = acceleration(s, model)
-        v = s[:, 3:]
-        rho = air_density(_approx_height(s[:, :3]))
-        speed = np.sqrt(np.einsum("ki,ki->k", v, v))
-        d[:, 3:] -= (0.5 * rho * speed * inv_beta)[:, None] * v
-        return d
-
-    hh = h[:, None]
-    k1 = rate(x)
-    k2 = rate(x + 0.5 * hh * k1)
-    k3 = rate(x + 0.5 * hh * k2)
-    k4 = rate(x + hh * k3)
-    out: F64 = x + (hh / 6.0) * (k1 + 2.0 * (k2 + k3) + k4)
-    return out
+        lo = np.where(move_lo, s, lo)[open_]
+        hi = np.where(move_lo, hi, s)[open_]
+        f_lo, f_hi = (
+            np.where(move_lo, f, 0.5 * f_lo)[open_],
+            np.where(move_lo, 0.5 * f_hi, f)[open_],
+        )
+        if not open_.all():
+            rows, a, b, hh = rows[open_], a[open_], b[open_], hh[open_]
+    return s_out, _hermite(x0, x1, h, s_out)
 
 
 def fly_to_ground(
@@ -882,40 +874,110 @@ def fly_to_ground(
     x = np.array(x, dtype=np.float64, ndmin=2)
     k = x.shape[0]
     kb = None if inv_beta is None else np.broadcast_to(np.asarray(inv_beta, float), (k,))
-    t = np.zeros(k)
     out_t = np.full(k, np.nan)
     out_r = np.full((k, 3), np.nan)
-    z = geodetic_height(x[:, :3], iterations=1)
-    done = z <= 0.0
+    # The loop runs on the transposed states (6, k): each coordinate a contiguous row.
+    sa = np.ascontiguousarray(x.T)
+    za = geodetic_height_xyz(sa[0], sa[1], sa[2], iterations=1)
+    done = za <= 0.0
     out_t[done] = 0.0
     out_r[done] = x[done, :3]
     active = np.flatnonzero(~done)
-    xa, ta, za = x[active], t[active], z[active]
+    sa, za = sa[:, active], za[active]
+    ta = np.zeros(active.size)
+    inv = None if kb is None else kb[active]
+    hits: list[tuple[I64, F64, F64, F64, F64, F64, F64]] = []
     while active.size:
-        h = np.minimum(np.minimum(_step_size(xa), max_step_s), max_flight_s - ta + 1e-9)
-        if kb is None:
-            x1 = rk4_step(xa, h, model)
-        else:
-            ka = kb[active]
+        r2 = sa[0] * sa[0] + sa[1] * sa[1] + sa[2] * sa[2]
+        h = np.minimum(STEP_MEAN_MOTION * np.sqrt(r2 * np.sqrt(r2) / WGS84_GM), max_step_s)
+        h = np.minimum(h, max_flight_s - ta + 1e-9)
+        if inv is not None:
             # Below DRAG_STEP_CEILING_M steps of DRAG_STEP_S; above it, no step may carry a
             # body past the top of the air (it would skip the drag, or meet the rate of a
             # point below ground inside the step).
-            speed = np.sqrt(np.einsum("ki,ki->k", xa[:, 3:], xa[:, 3:]))
+            speed = np.sqrt(sa[3] * sa[3] + sa[4] * sa[4] + sa[5] * sa[5])
             to_air = np.maximum((za - DRAG_CEILING_M) / speed, DRAG_STEP_S)
             cap = np.where(za < DRAG_STEP_CEILING_M, DRAG_STEP_S, to_air)
-            h = np.where(ka > 0.0, np.minimum(h, cap), h)
-            x1 = _rk4_drag(xa, h, model, ka)
-        z1 = geodetic_height(x1[:, :3], iterations=1)
+            h = np.where(inv > 0.0, np.minimum(h, cap), h)
+        s1 = _rk4_rows(sa, h, model, inv)
+        z1 = geodetic_height_xyz(s1[0], s1[1], s1[2], iterations=1)
         hit = z1 <= 0.0
-        if np.any(hit):
-            s, r = crossing_in_step(xa[hit], x1[hit], h[hit], za[hit], z1[hit])
-            idx = active[hit]
-            out_t[idx] = ta[hit] + s * h[hit]
-            out_r[idx] = r
+        if hit.any():
+            # The crossings are found once, for every row, after the loop: one root search
+            # over all the rows, not one per step in which some row came down.
+            hits.append((active[hit], sa[:, hit], s1[:, hit], h[hit], za[hit], z1[hit], ta[hit]))
         ta = ta + h
         keep = ~hit & (ta < max_flight_s)
-        active, xa, ta, za = active[keep], x1[keep], ta[keep], z1[keep]
+        if not keep.all():
+            active, s1, ta, z1 = active[keep], s1[:, keep], ta[keep], z1[keep]
+            inv = None if inv is None else inv[keep]
+        sa, za = s1, z1
+    if hits:
+        idx, s0s, s1s, hs, z0s, z1s, t0s = (
+            np.concatenate(c, axis=-1) for c in zip(*hits, strict=True)
+        )
+        s, r = crossing_in_step(s0s.T, s1s.T, hs, z0s, z1s)
+        out_t[idx] = t0s + s * hs
+        out_r[idx] = r
     return out_t, out_r
+
+
+def _rk4_rows(s: F64, h: F64, model: ForceModel, inv_beta: F64 | None) -> F64:
+    """RK4 step by ``h (k,)`` of transposed states ``s (6, k)`` under ``model``, plus drag of
+    per-row inverse ballistic coefficient ``inv_beta (k,)`` (m^2/kg): ``a_drag = -rho(h) |v|
+    v inv_beta / 2``, added to the model's own drag if it has one."""
+    if model.ballistic_coeff_kg_m2 is not None:
+        const = 1.0 / model.ballistic_coeff_kg_m2
+        inv_beta = np.full(h.shape, const) if inv_beta is None else inv_beta + const
+    half_rho_inv = None if inv_beta is None else (0.5 * RHO0_KG_M3) * inv_beta
+    k1 = _rates_rows(s, model, half_rho_inv)
+    k2 = _rates_rows(s + (0.5 * h) * k1, model, half_rho_inv)
+    k3 = _rates_rows(s + (0.5 * h) * k2, model, half_rho_inv)
+    k4 = _rates_rows(s + h * k3, model, half_rho_inv)
+    k2 += k3
+    k2 *= 2.0
+    k2 += k1
+    k2 += k4
+    out: F64 = s + (h / 6.0) * k2
+    return out
+
+
+#: ``_rates_rows``: the J2 factor ``3/2 J2 a^2`` and the Earth's rate.
+_J2_A2: Final = 1.5 * WGS84_J2 * WGS84_A**2
+_W: Final = WGS84_OMEGA
+
+
+def _rates_rows(s: F64, model: ForceModel, half_rho_inv: F64 | None) -> F64:
+    """``acceleration`` of transposed states ``(6, k)``, plus drag ``-rho(h) |v| v inv_beta /
+    2`` where ``half_rho_inv = rho0 inv_beta / 2 (k,)`` is given (the density at
+    ``_approx_height``). The J2 term of ``gravity`` regrouped: with ``t = mu k / |r|^3``,
+    ``g_xy = (-mu / |r|^3 - t (1 - 5 z^2 / |r|^2)) r_xy`` and ``g_z`` that minus ``2 t z``."""
+    r, v = s[:3], s[3:]
+    out = np.empty_like(s)
+    out[:3] = v
+    a = out[3:]
+    r2 = np.einsum("ij,ij->j", r, r)
+    ir2 = 1.0 / r2
+    rn = np.sqrt(r2)
+    ir3 = (WGS84_GM * ir2) / rn
+    z = r[2]
+    z2 = z * z * ir2
+    if model.j2:
+        t = ir3 * (_J2_A2 * ir2)
+        np.multiply(r, -ir3 - t * (1.0 - 5.0 * z2), out=a)
+        a[2] -= 2.0 * t * z
+    else:
+        np.multiply(r, -ir3, out=a)
+    if model.rotating:
+        a[0] += _W * _W * r[0] + 2.0 * _W * v[1]
+        a[1] += _W * _W * r[1] - 2.0 * _W * v[0]
+    if half_rho_inv is not None:
+        height = rn - WGS84_A * (1.0 - WGS84_F * z2)
+        # exp(-h / H) only below the top of the air (zero above, as in ``air_density``).
+        rho = np.zeros_like(height)
+        np.exp(height * (-1.0 / SCALE_HEIGHT_M), out=rho, where=height < DRAG_CEILING_M)
+        a -= (rho * np.sqrt(np.einsum("ij,ij->j", v, v)) * half_rho_inv) * v
+    return out
 
 
 def _sigma_points(x: F64, p: F64) -> F64:

@@ -87,25 +87,49 @@ def ecef_to_geodetic(ecef_m: ArrayLike, *, iterations: int = 3) -> tuple[F64, F6
     r = np.asarray(ecef_m, dtype=np.float64)
     x = r[..., 0]
     y = r[..., 1]
-    z = r[..., 2]
-    p = np.hypot(x, y)
-    beta = np.arctan2(WGS84_A * z, WGS84_B * p)
-    phi = beta
-    for _ in range(iterations):
-        sb = np.sin(beta)
-        cb = np.cos(beta)
-        phi = np.arctan2(z + WGS84_EP2 * WGS84_B * sb**3, p - WGS84_E2 * WGS84_A * cb**3)
-        beta = np.arctan2((1.0 - WGS84_F) * np.sin(phi), np.cos(phi))
-    sin_phi = np.sin(phi)
-    h = p * np.cos(phi) + z * sin_phi - WGS84_A * np.sqrt(1.0 - WGS84_E2 * sin_phi * sin_phi)
-    lat: F64 = np.degrees(phi)
+    p, sin_phi, cos_phi = _bowring(x, y, r[..., 2], iterations)
+    h = _height(p, r[..., 2], sin_phi, cos_phi)
+    lat: F64 = np.degrees(np.arctan2(sin_phi, cos_phi))
     lon: F64 = np.degrees(np.arctan2(y, x))
-    return lat, lon, np.asarray(h, dtype=np.float64)
+    return lat, lon, h
 
 
 def geodetic_height(ecef_m: ArrayLike, *, iterations: int = 3) -> F64:
-    """Height above the WGS-84 ellipsoid (m) of ECEF points ``(..., 3)``; shape ``(...)``."""
-    return ecef_to_geodetic(ecef_m, iterations=iterations)[2]
+    """Height above the WGS-84 ellipsoid (m) of ECEF points ``(..., 3)``; shape ``(...)``: the
+    height of ``ecef_to_geodetic`` without its angles (the hot path of impact prediction)."""
+    r = np.asarray(ecef_m, dtype=np.float64)
+    return geodetic_height_xyz(r[..., 0], r[..., 1], r[..., 2], iterations=iterations)
+
+
+def geodetic_height_xyz(x: F64, y: F64, z: F64, *, iterations: int = 3) -> F64:
+    """``geodetic_height`` of points given as separate coordinate arrays (contiguous ones are
+    faster than the columns of an ``(n, 3)`` array)."""
+    p, sin_phi, cos_phi = _bowring(x, y, z, iterations)
+    return _height(p, z, sin_phi, cos_phi)
+
+
+def _bowring(x: F64, y: F64, z: F64, iterations: int) -> tuple[F64, F64, F64]:
+    """``p = sqrt(x^2 + y^2)`` and the sine and cosine of the geodetic latitude by
+    ``ecef_to_geodetic``'s iteration, carried as unnormalised direction pairs instead of
+    angles: ``beta = atan2(u, v)`` has ``sin beta = u / hypot(u, v)``, ``cos beta = v /
+    hypot(u, v)``, so no arctangent, sine or cosine is taken (each Bowring step is then a
+    square root and a few products; the same numbers up to rounding)."""
+    p = np.sqrt(x * x + y * y)
+    u, v = WGS84_A * z, WGS84_B * p  # beta_0
+    for i in range(iterations):
+        n = 1.0 / np.sqrt(u * u + v * v)
+        sb, cb = u * n, v * n
+        u = z + WGS84_EP2 * WGS84_B * sb * sb * sb  # phi_k = atan2(u, v)
+        v = p - WGS84_E2 * WGS84_A * cb * cb * cb
+        if i < iterations - 1:
+            u = (1.0 - WGS84_F) * u  # beta = atan2((1 - f) sin phi, cos phi)
+    n = 1.0 / np.sqrt(u * u + v * v)
+    return p, u * n, v * n
+
+
+def _height(p: F64, z: F64, sin_phi: F64, cos_phi: F64) -> F64:
+    out: F64 = p * cos_phi + z * sin_phi - WGS84_A * np.sqrt(1.0 - WGS84_E2 * sin_phi * sin_phi)
+    return out
 
 
 def enu_rotation(lat_deg: ArrayLike, lon_deg: ArrayLike) -> F64:
