@@ -19,9 +19,10 @@ Throughput: a raid of ``--salvo`` missiles (default 200) of mixed classes from f
 areas over five minutes, all three sensors (about 200,000 reports), ingested in 1-second batches
 by one fuser: reports per second of CPU time (and of wall time), for association and filtering
 alone and with the impact predictions refreshed every 2 s of track time; plus the cost of one
-impact prediction per track. Each configuration runs ``--repeat`` times (default 3) and the
-best run is reported with the median: the fuser is deterministic, so the runs differ only by
-what else the machine was doing (the best is the least disturbed, as ``timeit`` takes it).
+impact prediction per track and of one territory look-up (nation and zone of an impact point).
+Each configuration runs ``--repeat`` times (default 3) and the best run is reported with the
+median: the fuser is deterministic, so the runs differ only by what else the machine was doing
+(the best is the least disturbed, as ``timeit`` takes it).
 
 Usage::
 
@@ -54,6 +55,7 @@ from hotline.tracks.ballistics import impact_point, propagate_to_impact_many
 from hotline.tracks.fusion import Fuser, FuserConfig, Report, Track, TrackStatus, predict_impact
 from hotline.tracks.geodesy import ecef_to_enu, geodetic_to_ecef, great_circle_km
 from hotline.tracks.imm import ImmParams
+from hotline.tracks.territory import load_territory, territory_of
 
 F64 = NDArray[np.float64]
 
@@ -403,6 +405,7 @@ def _throughput(opts: Options) -> dict[str, Any]:
             "stats": best["stats"],
         }
     out["impact_ms_per_track"] = _impact_cost()
+    out["territory_us_per_query"] = _territory_cost(opts.seed)
     return out
 
 
@@ -451,6 +454,19 @@ def _impact_cost() -> dict[str, float]:
         propagate_to_impact_many(xs, ps, np.zeros(50))
         out[key] = (time.process_time() - t0) / 50 * 1000.0
     return out
+
+
+def _territory_cost(seed: int, n: int = 2_000) -> float:
+    """Microseconds of CPU per ``territory_of`` look-up (nation and zone of a predicted impact
+    point), at random points of the Western Pacific (land, territorial sea, EEZ, high seas),
+    after the table is loaded."""
+    load_territory()
+    rng = np.random.default_rng(seed)
+    pts = np.stack([rng.uniform(20.0, 50.0, n), rng.uniform(115.0, 150.0, n)], -1).tolist()
+    t0 = time.process_time()
+    for lat, lon in pts:
+        territory_of(lat, lon)
+    return (time.process_time() - t0) / n * 1e6
 
 
 # ------------------------------------------------------------------------------ report
@@ -630,6 +646,10 @@ def _report_throughput(thr: dict[str, Any]) -> None:
         )
     cost = ", ".join(f"{k} {v:.2f}" for k, v in thr["impact_ms_per_track"].items())
     print(f"  impact prediction, ms of CPU per track (50 at once): {cost}")
+    print(
+        "  territory of an impact point, µs of CPU per look-up: "
+        f"{thr['territory_us_per_query']:.0f}"
+    )
 
 
 def run(args: Any) -> dict[str, Any]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 from pathlib import Path
 
 import msgspec
@@ -139,10 +138,8 @@ def test_camp_david_deadlines_severities_cadence(camp_david: Compact) -> None:
 # ---- nato-32 ---------------------------------------------------------------------------------
 
 
-def test_nato_32_loads_fast_with_multilateral_channels() -> None:
-    started = time.perf_counter()
+def test_nato_32_loads_with_multilateral_channels() -> None:
     nato = load_compact("nato-32")
-    assert time.perf_counter() - started < 1.0
     codes = nato.nations
     assert len(codes) == 32 == len(set(codes))
     assert all(re.fullmatch(r"[A-Z]{3}", c) for c in codes)
