@@ -7,8 +7,10 @@ import pytest
 
 from hotline.tracks.territory import (
     EEZ_M,
+    NEAR_M,
     TERRITORIAL_SEA_M,
     Territory,
+    TerritoryIndex,
     Zone,
     load_territory,
     territory_of,
@@ -87,3 +89,52 @@ def test_bad_coordinates_raise() -> None:
         territory_of(91.0, 0.0)
     with pytest.raises(ValueError):
         territory_of(float("nan"), 0.0)
+
+
+def _land_by_every_edge(index: TerritoryIndex, lat: float, lon: float) -> int | None:
+    """The even-odd rule over every edge of the table, a ray to the east (no band index)."""
+    a, b = index.edge_a, index.edge_b
+    straddle = (a[:, 1] > lat) != (b[:, 1] > lat)
+    a, b, ring = a[straddle], b[straddle], index.edge_ring[straddle]
+    x_cross = a[:, 0] + (lat - a[:, 1]) * (b[:, 0] - a[:, 0]) / (b[:, 1] - a[:, 1])
+    rings = ring[lon < x_cross]
+    odd = np.flatnonzero(np.bincount(rings, minlength=index.ring_country.size) % 2)
+    hits = np.flatnonzero(np.bincount(index.ring_country[odd]) % 2)
+    return int(hits[0]) if hits.size else None
+
+
+def _points(seed: int, n: int) -> list[tuple[float, float]]:
+    """Random points: half anywhere on the sphere, half over Northeast Asia's coasts."""
+    rng = np.random.default_rng(seed)
+    world = np.stack(
+        [np.degrees(np.arcsin(rng.uniform(-1.0, 1.0, n))), rng.uniform(-180.0, 180.0, n)], -1
+    )
+    asia = np.stack([rng.uniform(25.0, 45.0, n), rng.uniform(120.0, 145.0, n)], -1)
+    return [(float(p[0]), float(p[1])) for p in np.concatenate([world, asia])]
+
+
+def test_a_ray_east_or_west_finds_the_land_every_edge_finds() -> None:
+    # The band index casts its ray to whichever side meets fewer edges.
+    index = load_territory()
+    points = _points(3, 300)
+    found = [index._land_of(lat, lon) for lat, lon in points]
+    assert found == [_land_by_every_edge(index, lat, lon) for lat, lon in points]
+    assert sum(f is not None for f in found) > 100  # the sample holds land and sea
+
+
+def test_the_nearest_coast_is_the_nearest_of_all_coast_distances() -> None:
+    # Looking near the point first must not change which coast is the nearest.
+    index = load_territory()
+    near = far = 0
+    for lat, lon in _points(4, 400):
+        who, dist = index.coast_distances(lat, lon, EEZ_M)
+        got = index.nearest_coast(lat, lon, EEZ_M)
+        if who.size == 0:
+            assert got is None
+            continue
+        k = int(np.argmin(dist))
+        assert got is not None
+        assert got[0] == int(who[k]) and got[1] == pytest.approx(float(dist[k]), abs=1e-6)
+        near += got[1] <= NEAR_M
+        far += got[1] > NEAR_M
+    assert near > 50 and far > 50  # both ways through the search were taken

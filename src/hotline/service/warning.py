@@ -96,8 +96,8 @@ def territory_function() -> Territory:
     """``hotline.tracks.territory.territory_of`` as ``(nation, zone)``.
 
     Remembers the latest few thousand points: a track's impact is predicted every 2 s of its
-    time and summarised up to every second, so half the look-ups (~0.5 ms each, the coast
-    distances) are of a point already looked up."""
+    time and summarised up to every second, so half the look-ups (~0.1 ms each, mostly the
+    nearest coast) are of a point already looked up."""
     from hotline.tracks.territory import territory_of
 
     @functools.lru_cache(maxsize=4096)
@@ -361,7 +361,7 @@ class WarningService:
 
     def _summaries(self, changed: list[Track], wall: float) -> list[TrackUpdated]:
         """Summaries of the changed tracks, each at most once per ``min_interval_s`` unless its
-        status or phase changed (a summary looks up the impact's territory: ~0.5 ms)."""
+        status or phase changed (a summary looks up the impact's territory: ~0.1 ms)."""
         interval = self.picture_params.min_interval_s
         out: list[TrackUpdated] = []
         for t in changed:
