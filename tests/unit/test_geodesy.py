@@ -6,6 +6,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from hotline.tracks.geodesy import (
     MEAN_RADIUS_M,
@@ -16,6 +18,7 @@ from hotline.tracks.geodesy import (
     WGS84_F,
     ecef_to_enu,
     ecef_to_geodetic,
+    enu_components,
     enu_rotation,
     enu_to_ecef,
     geodetic_height,
@@ -145,3 +148,13 @@ def test_algebraic_iteration_is_bowrings_with_angles(iterations: int) -> None:
     assert np.abs(h - want_h).max() < 1e-7
     assert np.array_equal(geodetic_height(r, iterations=iterations), h)
     assert np.array_equal(geodetic_height_xyz(r[:, 0], r[:, 1], r[:, 2], iterations=iterations), h)
+
+
+@given(
+    st.floats(-90.0, 90.0),
+    st.floats(-180.0, 180.0),
+    st.lists(st.floats(-1e4, 1e4), min_size=3, max_size=3),
+)
+def test_enu_components_are_the_rotation_applied(lat: float, lon: float, v: list[float]) -> None:
+    got = enu_components(lat, lon, v)
+    assert got == pytest.approx(enu_rotation(lat, lon) @ np.array(v), abs=1e-9)

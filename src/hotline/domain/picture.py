@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from hotline.domain.ids import NationCode
 from hotline.domain.warning_events import ImpactEstimate, TrackUpdated
 from hotline.tracks.fusion import Track
+from hotline.tracks.geodesy import enu_components
 
 #: A point -> the nation whose zone holds it and the zone (``land``, ``territorial_sea``,
 #: ``eez``), or ``(None, None)`` on the high seas.
@@ -65,16 +66,17 @@ def summarize(track: Track, picture: str, territory: Territory, at: float) -> Tr
         )
     p = track.P
     sigma = math.sqrt(max(0.0, float(p[0, 0] + p[1, 1] + p[2, 2])) / 3.0)
-    e, n, u = track.velocity_enu
+    lat, lon, hae = track.geodetic
+    e, n, u = enu_components(lat, lon, track.x[3:])
     return TrackUpdated(
         track_id=track.id,
         picture=picture,
         status=str(track.status),
         phase=str(track.phase),
         time=float(track.last_time),
-        lat=track.lat,
-        lon=track.lon,
-        hae=track.hae,
+        lat=lat,
+        lon=lon,
+        hae=hae,
         velocity=(e, n, u),
         sigma_m=sigma,
         nations=tuple(NationCode(x) for x in track.nations),

@@ -86,6 +86,7 @@ from hotline.tracks.ballistics import (
 )
 from hotline.tracks.geodesy import (
     ecef_to_geodetic,
+    enu_components,
     enu_rotation,
     geodetic_height,
     geodetic_to_ecef,
@@ -200,23 +201,28 @@ class Track(msgspec.Struct, frozen=True, eq=False, kw_only=True):
         return math.exp(self.log_beta), math.sqrt(float(self.P_log_beta[6]))
 
     @property
+    def geodetic(self) -> tuple[float, float, float]:
+        """Latitude, longitude (degrees) and height above the ellipsoid (m) of the position."""
+        lat, lon, hae = ecef_to_geodetic(self.x[:3])
+        return float(lat), float(lon), float(hae)
+
+    @property
     def lat(self) -> float:
-        return float(ecef_to_geodetic(self.x[:3])[0])
+        return self.geodetic[0]
 
     @property
     def lon(self) -> float:
-        return float(ecef_to_geodetic(self.x[:3])[1])
+        return self.geodetic[1]
 
     @property
     def hae(self) -> float:
-        return float(ecef_to_geodetic(self.x[:3])[2])
+        return self.geodetic[2]
 
     @property
     def velocity_enu(self) -> tuple[float, float, float]:
         """East, north, up velocity (m/s) at the track's position."""
-        lat, lon, _ = ecef_to_geodetic(self.x[:3])
-        e, n, u = enu_rotation(lat, lon) @ self.x[3:]
-        return float(e), float(n), float(u)
+        lat, lon, _ = self.geodetic
+        return enu_components(lat, lon, self.x[3:])
 
 
 def impact_state(track: Track) -> tuple[F64, F64]:
