@@ -86,12 +86,11 @@ SCALE_HEIGHT_M: Final = 7200.0
 DRAG_CEILING_M: Final = 100_000.0
 #: Dimensionless RK4 step ``h * n(r)`` for impact prediction.
 STEP_MEAN_MOTION: Final = 0.04
-#: Impact prediction with drag: RK4 steps of at most this (s) from ``DRAG_STEP_MARGIN_M`` above
-#: the height where a body's drag reaches ``DRAG_NEGLIGIBLE_G`` of gravity (the drag time
-#: constant ``|v| / |a_drag|`` is 30 s or more for the bodies tracked here). Above that height
-#: the air changes a body's speed by less than 0.04 m/s over its whole descent.
+#: Impact prediction with drag: RK4 steps of at most this (s) below the height where a body's
+#: drag reaches ``DRAG_NEGLIGIBLE_G`` of gravity (the drag time constant ``|v| / |a_drag|`` is
+#: 30 s or more for the bodies tracked here). Above that height the air changes a body's speed
+#: by less than 0.04 m/s over its whole descent.
 DRAG_STEP_S: Final = 2.0
-DRAG_STEP_MARGIN_M: Final = 20_000.0
 DRAG_NEGLIGIBLE_G: Final = 1e-3
 #: ``fly_to_ground``: ``2 g0 DRAG_NEGLIGIBLE_G / rho0`` (g0 = 9.80665 m/s^2).
 _NEGLIGIBLE_RHO_V2: Final = 2.0 * 9.80665 * DRAG_NEGLIGIBLE_G / RHO0_KG_M3
@@ -874,8 +873,8 @@ def fly_to_ground(
     The step suits vacuum flight; with drag in ``model`` pass a ``max_step_s`` of a fraction of
     a second. ``inv_beta (k,)``: drag of this inverse ballistic coefficient (m^2/kg) per row in
     the exponential atmosphere (``air_density``), with steps of at most ``DRAG_STEP_S`` below
-    ``DRAG_STEP_MARGIN_M`` above the row's drag height and, above it, none that reaches below
-    that height. A row's drag height is where its drag at its present speed would be
+    the row's drag height and, above it, none that reaches below that height (or is shorter
+    than ``DRAG_STEP_S``). A row's drag height is where its drag at its present speed would be
     ``DRAG_NEGLIGIBLE_G`` of gravity (about 70-80 km for re-entry vehicles), and at most
     ``DRAG_CEILING_M``.
     """
@@ -903,17 +902,16 @@ def fly_to_ground(
         h = np.minimum(STEP_MEAN_MOTION * np.sqrt(r2 * np.sqrt(r2) / WGS84_GM), max_step_s)
         h = np.minimum(h, max_flight_s - ta + 1e-9)
         if inv is not None:
-            # Steps of DRAG_STEP_S from a margin above the row's drag height down; above the
-            # margin, no step may carry a body past that height (it would skip the drag, or
-            # meet the rate of a point below ground inside the step).
+            # Steps of DRAG_STEP_S below the row's drag height; above it, no step may carry a
+            # body past that height (it would skip the drag, or meet the rate of a point below
+            # ground inside the step): the distance to it at the present speed.
             v2 = sa[3] * sa[3] + sa[4] * sa[4] + sa[5] * sa[5]
             speed = np.sqrt(v2)
             with np.errstate(divide="ignore", invalid="ignore"):
                 # rho(z) |v|^2 inv / 2 = DRAG_NEGLIGIBLE_G g0  at  z = H ln(|v|^2 inv / c).
                 top = SCALE_HEIGHT_M * np.log(v2 * inv_all / _NEGLIGIBLE_RHO_V2)
             top = np.minimum(top, DRAG_CEILING_M)
-            to_air = np.maximum((za - top) / speed, DRAG_STEP_S)
-            cap = np.where(za < top + DRAG_STEP_MARGIN_M, DRAG_STEP_S, to_air)
+            cap = np.maximum((za - top) / speed, DRAG_STEP_S)
             h = np.where(inv > 0.0, np.minimum(h, cap), h)
         s1 = _rk4_rows(sa, h, model, inv)
         z1 = geodetic_height_xyz(s1[0], s1[1], s1[2], iterations=1)
