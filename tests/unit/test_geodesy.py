@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from numpy.typing import ArrayLike
 
 from hotline.tracks.geodesy import (
     MEAN_RADIUS_M,
@@ -158,3 +159,9 @@ def test_algebraic_iteration_is_bowrings_with_angles(iterations: int) -> None:
 def test_enu_components_are_the_rotation_applied(lat: float, lon: float, v: list[float]) -> None:
     got = enu_components(lat, lon, v)
     assert got == pytest.approx(enu_rotation(lat, lon) @ np.array(v), abs=1e-9)
+
+
+@pytest.mark.parametrize("vec", [[1.0, 2.0], [[1.0, 2.0, 3.0]], [1.0, 2.0, 3.0, 4.0]])
+def test_enu_components_refuse_anything_but_one_vector(vec: ArrayLike) -> None:
+    with pytest.raises(ValueError, match="3 components"):
+        enu_components(38.0, 131.0, vec)

@@ -259,10 +259,16 @@ def rk4_step(x: ArrayLike, dt: ArrayLike, model: ForceModel = VACUUM) -> F64:
     may differ per row and be negative)."""
     x = np.asarray(x, dtype=np.float64)
     h = np.asarray(dt, dtype=np.float64)[..., None]
-    k1 = acceleration(x, model)
-    k2 = acceleration(x + (0.5 * h) * k1, model)
-    k3 = acceleration(x + (0.5 * h) * k2, model)
-    k4 = acceleration(x + h * k3, model)
+    return _rk4(lambda s: acceleration(s, model), x, h)
+
+
+def _rk4(rate: Callable[[F64], F64], x: F64, h: F64) -> F64:
+    """One classical Runge-Kutta step of ``x`` by ``h`` (broadcast against ``x``) with the
+    derivative ``rate(x)`` (same shape as ``x``)."""
+    k1 = rate(x)
+    k2 = rate(x + (0.5 * h) * k1)
+    k3 = rate(x + (0.5 * h) * k2)
+    k4 = rate(x + h * k3)
     k2 += k3
     k2 *= 2.0
     k2 += k1
@@ -945,16 +951,7 @@ def _rk4_rows(s: F64, h: F64, model: ForceModel, inv_beta: F64 | None) -> F64:
         const = 1.0 / model.ballistic_coeff_kg_m2
         inv_beta = np.full(h.shape, const) if inv_beta is None else inv_beta + const
     half_rho_inv = None if inv_beta is None else (0.5 * RHO0_KG_M3) * inv_beta
-    k1 = _rates_rows(s, model, half_rho_inv)
-    k2 = _rates_rows(s + (0.5 * h) * k1, model, half_rho_inv)
-    k3 = _rates_rows(s + (0.5 * h) * k2, model, half_rho_inv)
-    k4 = _rates_rows(s + h * k3, model, half_rho_inv)
-    k2 += k3
-    k2 *= 2.0
-    k2 += k1
-    k2 += k4
-    out: F64 = s + (h / 6.0) * k2
-    return out
+    return _rk4(lambda y: _rates_rows(y, model, half_rho_inv), s, h)
 
 
 #: ``_rates_rows``: the J2 factor ``3/2 J2 a^2`` and the Earth's rate.

@@ -137,9 +137,12 @@ def enu_components(lat_deg: float, lon_deg: float, vec: ArrayLike) -> tuple[floa
     """East, north, up components of the ECEF vector ``vec (3,)`` at one point: the product
     ``enu_rotation(lat_deg, lon_deg) @ vec`` in scalar arithmetic (a track summary's velocity;
     the array form costs ~50 µs for one point)."""
+    v = np.asarray(vec, dtype=np.float64)
+    if v.shape != (3,):
+        raise ValueError(f"enu_components: a vector of 3 components, not of shape {v.shape}")
     lat, lon = math.radians(lat_deg), math.radians(lon_deg)
     sl, cl, so, co = math.sin(lat), math.cos(lat), math.sin(lon), math.cos(lon)
-    x, y, z = (float(c) for c in np.asarray(vec, dtype=np.float64))
+    x, y, z = (float(c) for c in v)
     horizontal = co * x + so * y
     return -so * x + co * y, -sl * horizontal + cl * z, cl * horizontal + sl * z
 

@@ -269,7 +269,8 @@ class TerritoryIndex:
         """The coast segments indexed in the grid cells that may hold coast within
         ``radius_m`` of the point (a segment may appear more than once). The cells of a row
         are consecutive in the index, so each row (each side of the antimeridian) is a slice."""
-        dlat = math.degrees(radius_m * 1.01 / MEAN_RADIUS_M)  # 1 % margin over the plane's
+        # 1 % margin: the distances are measured in the tangent plane, not along the sphere.
+        dlat = math.degrees(radius_m * 1.01 / MEAN_RADIUS_M)
         lat0, lat1 = max(lat - dlat, -90.0), min(lat + dlat, 89.999999)
         coslat = math.cos(math.radians(min(abs(lat) + dlat, 90.0)))
         dlon = 180.0 if coslat < 1e-6 else min(180.0, dlat / coslat)
