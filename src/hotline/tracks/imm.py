@@ -163,10 +163,9 @@ def transition_probabilities(dt: F64, params: ImmParams, taus: F64 | None = None
         taus = switching(params)
     p = -np.expm1(-a[:, None] / taus[:, :2])  # (k, 2): p01, p10
     out = np.empty((a.shape[0], 2, 2))
-    out[:, 0, 1] = p[:, 0]
-    out[:, 0, 0] = 1.0 - p[:, 0]
-    out[:, 1, 0] = p[:, 1]
-    out[:, 1, 1] = 1.0 - p[:, 1]
+    flat = out.reshape(-1, 4)  # [p00, p01, p10, p11]
+    flat[:, 1:3] = p
+    flat[:, 0::3] = 1.0 - p
     return out
 
 
@@ -193,7 +192,7 @@ def mix(
     if taus is None:
         taus = switching(params)
     pi = transition_probabilities(dt, params, taus)
-    c = np.einsum("ki,kij->kj", mu, pi)
+    c = mu[:, 0, None] * pi[:, 0] + mu[:, 1, None] * pi[:, 1]  # (k, 2)
     w = pi * mu[:, :, None] / np.maximum(c, 1e-300)[:, None, :]  # w[k, i, j] = mu_i|j
     w[:, 1, 0] *= taus[:, 3]
     w[:, 0, 0] = 1.0 - w[:, 1, 0]
@@ -233,11 +232,8 @@ def process_noise(dt: F64, params: ImmParams) -> F64:
         blocks = np.einsum("pdab,dm->pmab", Q_POWERS, dens)  # (5, 2, 3, 3)
         full = blocks[:, :, BLOCK_OF[:, None], BLOCK_OF[None, :]] * SAME_AXIS
         coef = _Q_COEF[params] = full.reshape(5, N_MODES * N_STATE * N_STATE)
-    h = np.abs(dt)
-    powers = np.empty((h.shape[0], 5))
-    powers[:, 0] = h
-    for i in range(1, 5):
-        np.multiply(powers[:, i - 1], h, out=powers[:, i])
+    h = np.abs(dt)[:, None]
+    powers = np.cumprod(np.broadcast_to(h, (h.shape[0], 5)), axis=1)  # |dt|^1..5
     out: F64 = (powers @ coef).reshape(-1, N_MODES, N_STATE, N_STATE)
     return out
 
@@ -267,8 +263,10 @@ def predict(x: F64, p: F64, dt: F64, params: ImmParams) -> tuple[F64, F64]:
     # The random walk of ln beta in the air only (where drag acts: its column in Phi is not
     # nil): a body's drag coefficient changes with Mach number as it descends, and a real
     # atmosphere differs from the model; above the air it would only widen the prior.
-    in_air = np.any(phi[:, 0, 3:6, LOG_BETA] != 0.0, axis=1)
-    pp[:, 0, LOG_BETA, LOG_BETA] += params.q_log_beta * np.abs(dt) * in_air
+    drag_col = phi[:, 0, 3:6, LOG_BETA]
+    if drag_col.any():
+        in_air = (drag_col != 0.0).any(axis=1)
+        pp[:, 0, LOG_BETA, LOG_BETA] += params.q_log_beta * np.abs(dt) * in_air
     return xp, pp
 
 
