@@ -274,3 +274,46 @@ def test_silent_track_is_dropped() -> None:
     changes = fuser.ingest([], 60.0 + FAST.max_coast_s + 5.0)
     assert changes and all(t.status is TrackStatus.DROPPED for t in changes)
     assert fuser.tracks() == []
+
+
+def _point(uid: str, t: float, east_m: float) -> Report:
+    """A report ``east_m`` east of a point 80 km up over the Sea of Japan (100 m errors)."""
+    lat, lon = 39.0, 131.0
+    dlon = east_m / (111_320.0 * np.cos(np.radians(lat)))
+    return Report(
+        uid=uid,
+        nation="KOR",
+        sensor="gp",
+        time=t,
+        lat=lat,
+        lon=lon + dlon,
+        hae=8e4,
+        ce=100.0,
+        le=100.0,
+    )
+
+
+def test_a_seed_fitting_an_impossible_speed_is_not_a_track() -> None:
+    """Two reports 9.2 km and 1 s apart (two missiles of a raid, say) lie within the
+    initiator's reach, and two reports leave the fit no degree of freedom to refuse them: the
+    speed they imply, above ``init_max_speed_m_s``, does. The same pair 5 km apart is a track."""
+    fuser = Fuser(FAST)
+    fuser.ingest([_point("a", 100.0, 0.0), _point("b", 101.0, 9_200.0)], 101.0)
+    assert fuser.tracks() == []
+    assert fuser.stats["tracks_initiated"] == 0
+    fuser = Fuser(FAST)
+    fuser.ingest([_point("a", 100.0, 0.0), _point("b", 101.0, 5_000.0)], 101.0)
+    (track,) = fuser.tracks()
+    assert float(np.linalg.norm(track.x[3:6])) == pytest.approx(5_000.0, rel=0.1)
+
+
+def test_a_track_outside_the_physical_envelope_is_dropped_as_diverged() -> None:
+    fuser = Fuser(FAST)
+    feed(fuser, reports_of(13), 0.0, 100.0)
+    (track,) = confirmed(fuser)
+    # What a filter fed another object's reports can do: 25 km/s.
+    fuser._table.xc[fuser._tracks[track.id].slot, 3:6] = (25_000.0, 0.0, 0.0)
+    changes = fuser.ingest([], 101.0)
+    assert [(t.id, t.status) for t in changes] == [(track.id, TrackStatus.DROPPED)]
+    assert fuser.stats["tracks_diverged"] == 1
+    assert fuser.tracks() == []

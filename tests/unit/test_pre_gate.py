@@ -130,3 +130,22 @@ def test_pre_gate_on_no_pairs_and_far_tracks() -> None:
     assert mi.size == ni.size == 0
     mi, ni = pre_gate(z, rr, dt, x, acc, pc, q, GATE)
     assert mi.size > 0 and mi.dtype.kind == ni.dtype.kind == "i"
+
+
+def test_one_diverged_track_does_not_open_the_gate_for_every_pair() -> None:
+    """A track 1e16 m out at 1e16 m/s (a diverged filter) gates nothing, and the other pairs
+    keep their own bounds (the rounding allowance is each pair's, not the largest one's)."""
+    z, rr, dt, x, acc, pc, q = _scene(3, 200, 40, 2_000.0)
+    bad = np.array([[1e16, -1e16, 1e16, 3e16, 3e16, -1e16]])
+    xb = np.vstack([x, bad])
+    accb = np.vstack([acc, [[5e16, 0.0, 0.0]]])
+    pcb = np.concatenate([pc, pc[:1] * 1e6])
+    qb = np.append(q, 1e4)
+    mi, ni = pre_gate(z, rr, dt, xb, accb, pcb, qb, GATE)
+    assert not np.any(ni == x.shape[0])
+    kept = np.zeros((z.shape[0], x.shape[0]), dtype=bool)
+    kept[mi, ni] = True
+    d2e, tr_s, _ = _direct(z, rr, dt, x, acc, pc, q)
+    sure = np.abs(d2e - GATE * tr_s) > 2.0
+    assert np.array_equal(kept[sure], (d2e <= GATE * tr_s)[sure])
+    assert kept.sum() < kept.size // 4

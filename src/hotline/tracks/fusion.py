@@ -44,7 +44,9 @@ drag of its estimated ballistic coefficient; powered ``[r, v, a]``, ``a`` the th
    neglected); the survivor is the track with the earlier first report and keeps whichever
    state has the smaller position covariance (duplicates only arise at initiation);
 6. silent tracks are dropped (``max_coast_s``; longer in midcourse, where coverage gaps are
-   normal and the prediction holds); impact predictions (``ballistics.propagate_to_impact``)
+   normal and the prediction holds), and so is a track whose estimate leaves the physical
+   envelope (``MAX_TRACK_SPEED_M_S``, ``MAX_TRACK_RADIUS_M``: it has diverged; counted in
+   ``tracks_diverged``); impact predictions (``ballistics.propagate_to_impact``)
    are made on confirmation and refreshed every ``impact_interval_s`` of track time, many
    tracks in one vectorised batch.
 
@@ -126,6 +128,13 @@ MERGE_CHI2_6: Final = 22.46
 HINT_BONUS: Final = 3.0
 #: A coasting track predicted this far below the ellipsoid has come down and is dropped.
 GROUNDED_M: Final = -2_000.0
+#: The physical envelope of a track's estimate: no ballistic missile flies faster than this
+#: relative to the Earth (an ICBM burns out near 7.5 km/s; 11 km/s is escape speed), nor this
+#: far from the Earth's centre (three Earth radii, twice a lofted ICBM's apogee). A track outside
+#: it has diverged (a seed of two missiles' reports, a filter fed another object's reports):
+#: it is dropped at once, as it would otherwise gate every report near its huge covariance.
+MAX_TRACK_SPEED_M_S: Final = 11_000.0
+MAX_TRACK_RADIUS_M: Final = 3.0 * 6_378_137.0
 
 __all__ = [
     "Fuser",
@@ -336,6 +345,10 @@ def _numbers(reports: Sequence[Report]) -> F64:
     return out.reshape(len(reports), 6)
 
 
+#: ``pre_gate``'s rounding allowance, relative to a pair's squared distances (about 45 ulps).
+ULPS: Final = 1e-14
+
+
 def pre_gate(
     z: F64, rr: F64, dt: F64, x: F64, acc: F64, pc: F64, q: F64, gate: float
 ) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
@@ -350,9 +363,11 @@ def pre_gate(
     ``|delta|^2 > gate tr S`` cannot pass the gate. Both sides are sums of products of a
     report's terms (``1, dt, .., dt^4, |dt|^3, z, dt z, dt^2 z``) with a track's, so the test
     of every pair is ONE matrix product ``(M, 16) @ (16, N)`` (not ``(M, N, 3)`` arrays):
-    positions are taken from the reports' centroid to keep the cancellation small, and the
-    bound is loosened by 1 m^2 plus a few ulps of the largest squared distance, more than the
-    rounding (the exact gate decides)."""
+    positions are taken from the reports' centroid to keep the cancellation small, and each
+    pair's bound is loosened by 1 m^2 plus a few ulps of its own squared distances from the
+    centroid, ``1e-14 (|z - o|^2 + |r - o|^2)``, more than the rounding (the exact gate
+    decides). Per pair, not over all pairs: one far-away (diverged) track would otherwise
+    loosen every pair's bound until every report passed it."""
     o = z.mean(axis=0)
     zc, rc = z - o, x[:, :3] - o
     v, a = x[:, 3:6], acc
@@ -362,14 +377,14 @@ def pre_gate(
     f = np.empty((z.shape[0], 16))
     zz = np.einsum("mi,mi->m", zc, zc)
     rr2 = np.einsum("ni,ni->n", rc, rc)
-    f[:, 0] = zz - gate * tr(rr, axis1=1, axis2=2)
+    f[:, 0] = zz * (1.0 - ULPS) - gate * tr(rr, axis1=1, axis2=2)
     f[:, 1], f[:, 2], f[:, 3], f[:, 4], f[:, 5], f[:, 6] = 1.0, dt, dt2, dt2 * dt, dt2 * dt2, adt3
     f[:, 7:10] = zc
     f[:, 10:13] = zc * dt[:, None]
     f[:, 13:16] = zc * dt2[:, None]
     g = np.empty((16, x.shape[0]))
     g[0] = 1.0
-    g[1] = rr2 - gate * tr(pc[:, :3, :3], axis1=1, axis2=2)
+    g[1] = rr2 * (1.0 - ULPS) - gate * tr(pc[:, :3, :3], axis1=1, axis2=2)
     g[2] = 2.0 * (np.einsum("ni,ni->n", rc, v) - gate * tr(pc[:, :3, 3:6], axis1=1, axis2=2))
     g[3] = (
         np.einsum("ni,ni->n", v, v)
@@ -382,10 +397,9 @@ def pre_gate(
     g[7:10] = -2.0 * rc.T
     g[10:13] = -2.0 * v.T
     g[13:16] = -a.T
-    # Rounding: a few ulps of the largest products, |z|^2 and |r|^2 (a report 50,000 km out
-    # puts them near 1e15 m^2), on top of the 1 m^2.
-    slack = 1.0 + 1e-14 * (float(zz.max()) + float(rr2.max()))
-    mi, ni = np.nonzero(f @ g <= slack)
+    # Rounding: a few ulps (ULPS, in f[:, 0] and g[1]) of the pair's largest products,
+    # |z - o|^2 and |r - o|^2, on top of the 1 m^2.
+    mi, ni = np.nonzero(f @ g <= 1.0)
     return mi, ni
 
 
@@ -395,6 +409,16 @@ def _scan_groups(ms: list[Measurement]) -> NDArray[np.intp]:
     heads = [m.key[:3] for m in ms]
     out = np.zeros(len(ms), dtype=np.intp)
     np.cumsum([a != b for a, b in itertools.pairwise(heads)], out=out[1:])
+    return out
+
+
+def _outside_envelope(x: F64) -> NDArray[np.bool_]:
+    """Per state ``[r, v, ...]`` ``(n, 6+)``: outside the physical envelope (faster than
+    ``MAX_TRACK_SPEED_M_S``, farther than ``MAX_TRACK_RADIUS_M``) or not finite."""
+    r2 = np.einsum("ni,ni->n", x[:, :3], x[:, :3])
+    v2 = np.einsum("ni,ni->n", x[:, 3:6], x[:, 3:6])
+    inside = (r2 <= MAX_TRACK_RADIUS_M**2) & (v2 <= MAX_TRACK_SPEED_M_S**2)
+    out: NDArray[np.bool_] = ~inside  # NaN compares False: not inside
     return out
 
 
@@ -451,7 +475,7 @@ class Fuser:
         )
         names = (
             "reports duplicates unusable associated late_refiltered late_dropped seeded "
-            "seed_expired tracks_initiated tracks_merged tracks_dropped"
+            "seed_expired tracks_initiated tracks_merged tracks_dropped tracks_diverged"
         )
         self.stats: dict[str, int] = dict.fromkeys(names.split(), 0)
 
@@ -685,22 +709,28 @@ class Fuser:
 
     def _initiate(self, seed: Seed, changed: dict[str, TrackState]) -> None:
         imm = self.config.imm
+        # Each mode starts from the fit under its own model: a = 0, or a with its prior.
+        # Both fits are inflated by q_manoeuvre over the span: the seed may straddle a change of
+        # thrust (burn-out, staging) that neither model has. A seed is a track only if the
+        # ballistic fit passes its chi-square test and both fits are no faster than
+        # ``init_max_speed_m_s`` (two reports of two missiles a few km apart fit, with no
+        # degrees of freedom to refuse them, a body moving at an impossible speed); otherwise
+        # its oldest report is dropped and the rest tried again.
+        max_v2 = self.config.init_max_speed_m_s**2
         while len(seed.items) >= 2 and seed.span_s >= self.config.init_min_span_s:
             x, p, chi2 = fit_initial(seed.items, imm.q_manoeuvre, imm.model)
             dof = 3 * len(seed.items) - 6
-            if dof == 0 or chi2 <= chi2_999(dof):
-                break
+            if (dof == 0 or chi2 <= chi2_999(dof)) and float(x[3:6] @ x[3:6]) <= max_v2:
+                x9, p9 = fit_powered(
+                    seed.items, imm.accel_prior_m_s2, imm.q_manoeuvre, imm.q_jerk, imm.model
+                )
+                if float(x9[3:6] @ x9[3:6]) <= max_v2:
+                    break
             seed.items.pop(0)
         else:
             return
         self._init.remove(seed)
         first, last = seed.items[0], seed.items[-1]
-        # Each mode starts from the fit under its own model: a = 0, or a with its prior.
-        # Both fits are inflated by q_manoeuvre over the span: the seed may straddle a change of
-        # thrust (burn-out, staging) that neither model has.
-        x9, p9 = fit_powered(
-            seed.items, imm.accel_prior_m_s2, imm.q_manoeuvre, imm.q_jerk, imm.model
-        )
         xm = np.zeros((2, 9))
         pm = np.zeros((2, 9, 9))
         xm[0, :6], pm[0, :6, :6], xm[1], pm[1] = x, p, x9, p9
@@ -764,8 +794,12 @@ class Fuser:
         loose[np.arange(yi.size), yi] = False
         if not loose.any():
             return
-        keep_rows = np.union1d(yi[loose.any(axis=1)], np.flatnonzero(loose.any(axis=0)))
-        young = [i for i in young if i in set(keep_rows.tolist())]
+        # The young tracks with a loose neighbour and every track that is one (sorted, unique).
+        rows = loose.any(axis=0)
+        rows[yi[loose.any(axis=1)]] = True
+        keep_rows = np.flatnonzero(rows)
+        kept = set(keep_rows.tolist())
+        young = [i for i in young if i in kept]
         remap = {int(r): n for n, r in enumerate(keep_rows)}
         live = [live[int(r)] for r in keep_rows]
         young = [remap[i] for i in young]
@@ -827,11 +861,15 @@ class Fuser:
         live = list(self._tracks.values())
         if not live:
             return self._forget(now)
-        # Only a tentative track, or one silent for half the shortest coasting limit, can go.
+        # Only a tentative track, one silent for half the shortest coasting limit, or one
+        # outside the physical envelope (diverged) can go.
         slots = np.fromiter((ts.slot for ts in live), dtype=np.intp, count=len(live))
         quiet = (now - self._table.t[slots] > 0.5 * c.max_coast_s).tolist()
-        for ts, q in zip(live, quiet, strict=True):
-            if not q and ts.status is not TrackStatus.TENTATIVE:
+        diverged = _outside_envelope(self._table.xc[slots]).tolist()
+        for ts, q, bad in zip(live, quiet, diverged, strict=True):
+            if bad:
+                self.stats["tracks_diverged"] += 1
+            elif not q and ts.status is not TrackStatus.TENTATIVE:
                 continue
             coast = c.max_coast_s
             if ts.phase is Phase.MIDCOURSE and ts.status is TrackStatus.CONFIRMED:
@@ -844,7 +882,7 @@ class Fuser:
             unconfirmed = ts.status is TrackStatus.TENTATIVE and now - ts.created > (
                 c.confirm_within_s
             )
-            if stale or unconfirmed:
+            if bad or stale or unconfirmed:
                 ts.status = TrackStatus.DROPPED
                 del self._tracks[ts.id]
                 self._table.release(ts.slot)
