@@ -52,6 +52,7 @@ from numpy.typing import NDArray
 
 from hotline.tracks import simulate as sim
 from hotline.tracks.ballistics import impact_point, propagate_to_impact_many
+from hotline.tracks.blas import single_threaded_blas
 from hotline.tracks.fusion import Fuser, FuserConfig, Report, Track, TrackStatus, predict_impact
 from hotline.tracks.geodesy import ecef_to_enu, geodetic_to_ecef, great_circle_km
 from hotline.tracks.imm import ImmParams
@@ -657,6 +658,7 @@ def run(args: Any) -> dict[str, Any]:
 
     ``args.part``: ``all`` (default), ``accuracy`` or ``throughput``.
     """
+    single_threaded_blas()  # as the node runs the fuser (hotline.tracks.blas)
     opts = _options(args)
     get = args.get if isinstance(args, Mapping) else lambda k, d=None: getattr(args, k, d)
     part = str(get("part", None) or "all")
@@ -677,6 +679,7 @@ def run(args: Any) -> dict[str, Any]:
             "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "cpus": os.cpu_count(),
             "load_avg_1m_at_start": os.getloadavg()[0],
+            "blas_threads": 1,
         },
     }
     raw: dict[str, Any] = {}

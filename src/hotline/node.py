@@ -40,6 +40,7 @@ from hotline.settings import (
 )
 from hotline.signing import generate_signing_key, public_key_b64, save_signing_key
 from hotline.store.sqlite import SqliteStore
+from hotline.tracks.blas import single_threaded_blas
 
 log = logging.getLogger("hotline.node")
 
@@ -161,6 +162,7 @@ async def serve(
         federation.inbound.on_warning = node.warning.wake_threadsafe  # peers' reports, tracks
     cot = CotServer(node.warning, settings.cot, cot_tls_context(node_dir, settings.cot))
     sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
+    single_threaded_blas()  # the fuser's products are small (hotline.tracks.blas)
     if tune_gc:
         gc.collect()
         gc.freeze()

@@ -40,6 +40,7 @@ from hotline.service.hotline import HotlineService
 from hotline.service.warning import WarningService
 from hotline.signing import Signer, generate_signing_key
 from hotline.store.sqlite import SqliteStore
+from hotline.tracks.blas import single_threaded_blas
 from hotline.tracks.fusion import Report
 
 
@@ -161,6 +162,7 @@ def _peer_envelope(
 
 
 def run(missiles: int = 20, seed: int = 1, batch_s: float = 1.0) -> dict[str, Any]:
+    single_threaded_blas()  # as the node runs the fuser (hotline.tracks.blas)
     reports = salvo(missiles, seed)
     with tempfile.TemporaryDirectory(prefix="hotline-warning-bench-") as tmp:
         result = asyncio.run(measure(reports, Path(tmp), batch_s))
