@@ -20,4 +20,5 @@ def test_throughput_reports_the_best_and_the_median_of_its_runs() -> None:
         assert fig["reports_per_s_cpu"] == max(runs)
         assert min(runs) <= fig["reports_per_s_cpu_median"] <= max(runs)
         assert fig["confirmed_tracks"] >= 4  # every missile becomes a confirmed track
+        assert 0.0 < fig["worst_batch_cpu_s"] <= fig["cpu_s"]
     assert set(out["impact_ms_per_track"]) == {"srbm", "mrbm", "irbm", "icbm"}
