@@ -276,13 +276,14 @@ def test_silent_track_is_dropped() -> None:
     assert fuser.tracks() == []
 
 
-def _point(uid: str, t: float, east_m: float) -> Report:
-    """A report ``east_m`` east of a point 80 km up over the Sea of Japan (100 m errors)."""
+def _point(uid: str, t: float, east_m: float, nation: str = "KOR") -> Report:
+    """A report ``east_m`` east of a point 80 km up over the Sea of Japan (100 m errors), by
+    ``nation``'s sensor ``gp``."""
     lat, lon = 39.0, 131.0
     dlon = east_m / (111_320.0 * np.cos(np.radians(lat)))
     return Report(
         uid=uid,
-        nation="KOR",
+        nation=nation,
         sensor="gp",
         time=t,
         lat=lat,
@@ -294,15 +295,15 @@ def _point(uid: str, t: float, east_m: float) -> Report:
 
 
 def test_a_seed_fitting_an_impossible_speed_is_not_a_track() -> None:
-    """Two reports 9.2 km and 1 s apart (two missiles of a raid, say) lie within the
+    """Two nations' reports 9.2 km and 1 s apart (two missiles of a raid, say) lie within the
     initiator's reach, and two reports leave the fit no degree of freedom to refuse them: the
     speed they imply, above ``init_max_speed_m_s``, does. The same pair 5 km apart is a track."""
     fuser = Fuser(FAST)
-    fuser.ingest([_point("a", 100.0, 0.0), _point("b", 101.0, 9_200.0)], 101.0)
+    fuser.ingest([_point("a", 100.0, 0.0), _point("b", 101.0, 9_200.0, "JPN")], 101.0)
     assert fuser.tracks() == []
     assert fuser.stats["tracks_initiated"] == 0
     fuser = Fuser(FAST)
-    fuser.ingest([_point("a", 100.0, 0.0), _point("b", 101.0, 5_000.0)], 101.0)
+    fuser.ingest([_point("a", 100.0, 0.0), _point("b", 101.0, 5_000.0, "JPN")], 101.0)
     (track,) = fuser.tracks()
     assert float(np.linalg.norm(track.x[3:6])) == pytest.approx(5_000.0, rel=0.1)
 
@@ -317,3 +318,14 @@ def test_a_track_outside_the_physical_envelope_is_dropped_as_diverged() -> None:
     assert [(t.id, t.status) for t in changes] == [(track.id, TrackStatus.DROPPED)]
     assert fuser.stats["tracks_diverged"] == 1
     assert fuser.tracks() == []
+
+
+def test_a_sensor_s_two_objects_do_not_seed_one_track() -> None:
+    """A CoT uid names the sensor's object: a report does not join a seed holding another of
+    its sensor's objects, however near (two missiles 3 km apart would fit one body at 3 km/s).
+    The object's own next report does make a track."""
+    fuser = Fuser(FAST)
+    fuser.ingest([_point("a", 100.0, 0.0), _point("b", 101.0, 3_000.0)], 101.0)
+    assert fuser.tracks() == []
+    (track,) = fuser.ingest([_point("a", 102.0, 200.0)], 102.0)
+    assert float(np.linalg.norm(track.x[3:6])) == pytest.approx(100.0, abs=30.0)

@@ -164,7 +164,13 @@ class Initiator:
         """Put ``m`` into the nearest reachable seed, or a new one; returns that seed."""
         best: Seed | None = None
         best_d = 1.0
+        _, nation, sensor, uid = m.key
         for seed in self.seeds:
+            if any(
+                it.key[1] == nation and it.key[2] == sensor and it.key[3] != uid
+                for it in seed.items
+            ):
+                continue  # that sensor sees another object there: not this report's seed
             last = seed.last
             reach = (
                 self.max_speed_m_s * abs(m.t - last.t)
