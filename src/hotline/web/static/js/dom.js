@@ -29,8 +29,31 @@ export function append(el, children) {
   return el;
 }
 
-/** Replace the children of ``el``, keeping focus on the element with the same data-key. */
+// A click is a press and a release on the same element: a re-render between the two (a stream
+// update arriving while an officer presses "Acknowledge") would replace the pressed button and
+// lose the click. So a replacement of a subtree holding the pressed element waits until the
+// press ends, and runs after that press's click (a later task than pointerup).
+let pressed = null;
+const waiting = new Map();
+function released() {
+  pressed = null;
+  if (waiting.size === 0) return;
+  const jobs = [...waiting.values()];
+  waiting.clear();
+  setTimeout(() => jobs.forEach((job) => job()), 0);
+}
+document.addEventListener("pointerdown", (e) => { pressed = e.target instanceof Element ? e.target : null; }, true);
+document.addEventListener("pointerup", released, true);
+document.addEventListener("pointercancel", released, true);
+window.addEventListener("blur", released);
+
+/** Replace the children of ``el``, keeping focus on the element with the same data-key; while
+ * an element inside ``el`` is pressed, the latest replacement waits for the release. */
 export function replaceChildren(el, ...children) {
+  if (pressed && el.contains(pressed)) {
+    waiting.set(el, () => replaceChildren(el, ...children));
+    return;
+  }
   const active = document.activeElement;
   const key = active && el.contains(active) ? active.dataset.key : null;
   el.replaceChildren();
