@@ -732,15 +732,17 @@ def transition_modes(
     )
 
 
-#: Faster than any ballistic body tracked here (m/s): bounds how far one sub-step can descend.
-_MAX_SPEED_M_S: Final = 11_000.0
+#: Faster than any ballistic body tracked here (m/s; an ICBM burns out near 7.5 km/s, 11 km/s is
+#: escape speed): bounds how far one sub-step can descend, and a track faster than this has
+#: diverged (``fusion``).
+MAX_SPEED_M_S: Final = 11_000.0
 
 
 def _rk4_transition_modes(x: F64, dt: F64, model: ForceModel, n: int, j: int) -> tuple[F64, F64]:
     h = dt / n
     phi: F64 | None = None
     lin = _linear_terms(model)
-    reach = np.abs(h) * _MAX_SPEED_M_S
+    reach = np.abs(h) * MAX_SPEED_M_S
     for _ in range(n):
         g = gravity_gradient(x[:, 0, :3], j2=False) + lin[:3].T
         xd = x[:, j]

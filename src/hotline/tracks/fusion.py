@@ -80,6 +80,7 @@ from numpy.typing import NDArray
 
 from hotline.errors import Invalid
 from hotline.tracks.ballistics import (
+    MAX_SPEED_M_S,
     Impact,
     acceleration,
     kinematic_q9,
@@ -87,6 +88,7 @@ from hotline.tracks.ballistics import (
     transition9,
 )
 from hotline.tracks.geodesy import (
+    WGS84_A,
     ecef_to_geodetic,
     enu_components,
     enu_rotation,
@@ -128,13 +130,13 @@ MERGE_CHI2_6: Final = 22.46
 HINT_BONUS: Final = 3.0
 #: A coasting track predicted this far below the ellipsoid has come down and is dropped.
 GROUNDED_M: Final = -2_000.0
-#: The physical envelope of a track's estimate: no ballistic missile flies faster than this
-#: relative to the Earth (an ICBM burns out near 7.5 km/s; 11 km/s is escape speed), nor this
-#: far from the Earth's centre (three Earth radii, twice a lofted ICBM's apogee). A track outside
-#: it has diverged (a seed of two missiles' reports, a filter fed another object's reports):
-#: it is dropped at once, as it would otherwise gate every report near its huge covariance.
-MAX_TRACK_SPEED_M_S: Final = 11_000.0
-MAX_TRACK_RADIUS_M: Final = 3.0 * 6_378_137.0
+#: The physical envelope of a track's estimate: no ballistic missile flies faster than
+#: ``ballistics.MAX_SPEED_M_S`` relative to the Earth, nor farther from its centre than three
+#: Earth radii (twice a lofted ICBM's apogee). A track outside it has diverged (a seed of two
+#: missiles' reports, a filter fed another object's reports): it is dropped at once, as it would
+#: otherwise gate every report near its huge covariance.
+MAX_TRACK_SPEED_M_S: Final = MAX_SPEED_M_S
+MAX_TRACK_RADIUS_M: Final = 3.0 * WGS84_A
 
 __all__ = [
     "Fuser",

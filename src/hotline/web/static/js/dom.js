@@ -42,9 +42,13 @@ function released() {
   waiting.clear();
   setTimeout(() => jobs.forEach((job) => job()), 0);
 }
-document.addEventListener("pointerdown", (e) => { pressed = e.target instanceof Element ? e.target : null; }, true);
-document.addEventListener("pointerup", released, true);
-document.addEventListener("pointercancel", released, true);
+// Only a primary press makes a click; a secondary one opens a menu and may never be released here.
+document.addEventListener("pointerdown", (e) => {
+  pressed = e.button === 0 && e.target instanceof Element ? e.target : null;
+}, true);
+for (const type of ["pointerup", "pointercancel", "contextmenu", "dragstart"]) {
+  document.addEventListener(type, released, true);
+}
 window.addEventListener("blur", released);
 
 /** Replace the children of ``el``, keeping focus on the element with the same data-key; while
