@@ -1049,16 +1049,16 @@ def ellipse_95(cov_en: ArrayLike) -> tuple[float, float, float]:
     """95 % ellipse of a 2x2 East-North covariance (m^2): ``(semi_major_m, semi_minor_m,
     orientation_deg)``, semi-axes ``sqrt(5.991 lambda_i)``, orientation of the major axis
     clockwise from north in [0, 180)."""
-    c = np.asarray(cov_en, dtype=np.float64)
-    w, v = np.linalg.eigh(0.5 * (c + c.T))
+    a, b, o = ellipses_95(np.asarray(cov_en, dtype=np.float64)[None])
+    return float(a[0]), float(b[0]), float(o[0])
+
+
+def ellipses_95(cov_en: F64) -> tuple[F64, F64, F64]:
+    """``ellipse_95`` of ``k`` covariances ``(k, 2, 2)`` at once: three ``(k,)`` arrays."""
+    w, v = np.linalg.eigh(0.5 * (cov_en + np.swapaxes(cov_en, -1, -2)))
     w = np.clip(w, 0.0, None)
-    major = v[:, 1]
-    orient = math.degrees(math.atan2(float(major[0]), float(major[1]))) % 180.0
-    return (
-        math.sqrt(CHI2_2DOF_95 * float(w[1])),
-        math.sqrt(CHI2_2DOF_95 * float(w[0])),
-        orient,
-    )
+    orient: F64 = np.degrees(np.arctan2(v[:, 0, 1], v[:, 1, 1])) % 180.0
+    return np.sqrt(CHI2_2DOF_95 * w[:, 1]), np.sqrt(CHI2_2DOF_95 * w[:, 0]), orient
 
 
 def propagate_to_impact_many(
@@ -1094,41 +1094,44 @@ def propagate_to_impact_many(
     dt, r = fly_to_ground(sig.reshape(k * m, 6), model, max_flight_s=max_flight_s, inv_beta=kb)
     dt = dt.reshape(k, m)
     r = r.reshape(k, m, 3)
-    out: list[Impact | None] = []
+    # The impact points in each track's local frame at its centre point's impact (all tracks
+    # at once: the frames broadcast over the points).
+    ok = np.all(np.isfinite(dt), axis=1)
+    r[~ok], dt[~ok] = (WGS84_A, 0.0, 0.0), 0.0  # tracks without an answer: any finite point
     lat0, lon0, _ = ecef_to_geodetic(r[:, 0])
+    en = ecef_to_enu(r, lat0[:, None], lon0[:, None], 0.0)[..., :2]  # (k, m, 2)
+    if weights is None:
+        d = en[:, 1:] - en[:, 1:].mean(axis=1, keepdims=True)
+        mean_en = en[:, 1:].mean(axis=1)
+        cov = np.einsum("kmi,kmj->kij", d, d) / (m - 1)
+        tm = dt[:, 1:].mean(axis=1)
+        t_sigma = np.sqrt(np.mean((dt[:, 1:] - tm[:, None]) ** 2, axis=1))
+    else:
+        # Weighted mean; covariance about the centre point's image (ENU origin), which stays
+        # positive semi-definite with the negative centre weight.
+        mean_en = np.einsum("m,kmi->ki", weights, en)
+        cov = np.einsum("kmi,m,kmj->kij", en[:, 1:], weights[1:], en[:, 1:])
+        tm = dt @ weights
+        t_sigma = np.sqrt(((dt[:, 1:] - dt[:, :1]) ** 2) @ weights[1:])
+    centre = np.concatenate([mean_en, np.zeros((k, 1))], axis=1)
+    lat, lon, _ = ecef_to_geodetic(enu_to_ecef(centre, lat0, lon0, 0.0))
+    semi_major, semi_minor, orient = ellipses_95(cov)
+    cov.setflags(write=False)  # each track's (2, 2) is a read-only view of it
+    out: list[Impact | None] = []
     for i in range(k):
-        if not np.all(np.isfinite(dt[i])):
+        if not ok[i]:
             out.append(None)
             continue
-        if weights is None:
-            en = ecef_to_enu(r[i, 1:], lat0[i], lon0[i], 0.0)[:, :2]
-            mean_en = en.mean(axis=0)
-            d = en - mean_en
-            cov = d.T @ d / (m - 1)
-            tm = float(dt[i, 1:].mean())
-            t_sigma = float(np.sqrt(np.mean((dt[i, 1:] - tm) ** 2)))
-        else:
-            # Weighted mean; covariance about the centre point's image (ENU origin), which
-            # stays positive semi-definite with the negative centre weight.
-            en = ecef_to_enu(r[i], lat0[i], lon0[i], 0.0)[:, :2]
-            mean_en = weights @ en
-            cov = (en[1:] * weights[1:, None]).T @ en[1:]
-            tm = float(weights @ dt[i])
-            t_sigma = float(np.sqrt(weights[1:] @ (dt[i, 1:] - dt[i, 0]) ** 2))
-        pt = enu_to_ecef(np.array([mean_en[0], mean_en[1], 0.0]), lat0[i], lon0[i], 0.0)
-        lat, lon, _ = ecef_to_geodetic(pt)
-        a, b, o = ellipse_95(cov)
-        cov.setflags(write=False)
         out.append(
             Impact(
-                lat=float(lat),
-                lon=float(lon),
-                time=float(t[i]) + tm,
-                time_sigma_s=t_sigma,
-                semi_major_m=a,
-                semi_minor_m=b,
-                orientation_deg=o,
-                cov_enu_2x2=cov,
+                lat=float(lat[i]),
+                lon=float(lon[i]),
+                time=float(t[i]) + float(tm[i]),
+                time_sigma_s=float(t_sigma[i]),
+                semi_major_m=float(semi_major[i]),
+                semi_minor_m=float(semi_minor[i]),
+                orientation_deg=float(orient[i]),
+                cov_enu_2x2=cov[i],
             )
         )
     return out
