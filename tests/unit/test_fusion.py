@@ -4,6 +4,7 @@ handling of late and duplicate reports, determinism, bad input."""
 from __future__ import annotations
 
 import functools
+import itertools
 import random
 
 import numpy as np
@@ -329,3 +330,34 @@ def test_a_sensor_s_two_objects_do_not_seed_one_track() -> None:
     assert fuser.tracks() == []
     (track,) = fuser.ingest([_point("a", 102.0, 200.0)], 102.0)
     assert float(np.linalg.norm(track.x[3:6])) == pytest.approx(100.0, abs=30.0)
+
+
+def test_impact_predictions_refresh_as_the_time_to_impact_asks() -> None:
+    """A prediction on confirmation and at every change of phase; in midcourse a new one when
+    the last is older than 1 % of its time to impact (at least 2 s, at most 10 s of track time):
+    no sooner, and not much later."""
+    config = FuserConfig()
+    fuser = Fuser(config)
+    made: list[tuple[float, Phase, float]] = []  # track time, phase, time to impact
+    last_impact, last_phase = None, None
+    for change in feed(fuser, reports_of(5), 0.0, 575.0, batch_s=1.0):
+        if change.status is not TrackStatus.CONFIRMED:
+            continue
+        if change.phase is not last_phase:
+            assert change.impact is not None and change.impact is not last_impact, change.phase
+            last_phase = change.phase
+        if change.impact is not None and change.impact is not last_impact:
+            made.append((change.last_time, change.phase, change.impact.time - change.last_time))
+            last_impact = change.impact
+    assert [p for _, p, _ in made][:1] == [Phase.BOOST]
+    assert {p for _, p, _ in made} == {Phase.BOOST, Phase.MIDCOURSE, Phase.TERMINAL}
+    lo, hi = config.impact_interval_s, config.impact_interval_max_s
+    checked = 0
+    for (t0, p0, to_go), (t1, p1, _) in itertools.pairwise(made):
+        if p0 is Phase.MIDCOURSE and p1 is Phase.MIDCOURSE:
+            every = min(hi, max(lo, config.impact_refresh_fraction * to_go))
+            assert every <= t1 - t0 <= every + 1.5, (t0, t1, to_go)
+            checked += 1
+    assert checked >= 50
+    midcourse_far = [to_go for _, p, to_go in made if p is Phase.MIDCOURSE and to_go > 300.0]
+    assert midcourse_far  # the 1 % rule (above 2 s) was exercised

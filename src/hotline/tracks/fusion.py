@@ -47,8 +47,9 @@ drag of its estimated ballistic coefficient; powered ``[r, v, a]``, ``a`` the th
    normal and the prediction holds), and so is a track whose estimate leaves the physical
    envelope (``MAX_TRACK_SPEED_M_S``, ``MAX_TRACK_RADIUS_M``: it has diverged; counted in
    ``tracks_diverged``); impact predictions (``ballistics.propagate_to_impact``)
-   are made on confirmation and refreshed every ``impact_interval_s`` of track time, many
-   tracks in one vectorised batch.
+   are made on confirmation and on a change of phase, and refreshed as the time to impact
+   asks (every 2 s of track time in boost and in the last 200 s, up to 10 s when impact is
+   far: ``Fuser._impact_every``), many tracks in one vectorised batch.
 
 One missile, one track, on every node: a track's id is ``trk-`` and 16 hex digits of BLAKE2b over
 the key ``(time, nation, sensor, uid)`` of the earliest report that initiated it. Fusing the same
@@ -183,8 +184,9 @@ class Track(msgspec.Struct, frozen=True, eq=False, kw_only=True):
     ballistic coefficient ``beta`` (kg/m^2), ``P_log_beta (7,)`` its covariances with that
     mode's ``[r, v, ln beta]`` (``ballistic_coeff``; the prior's until the body has flown
     through enough air); impact predictions start from ``impact_state``. ``impact``: the latest
-    prediction (made on confirmation, refreshed every ``FuserConfig.impact_interval_s`` of
-    track time; ``None`` while tentative or if the track would not come down).
+    prediction (made on confirmation and on a change of phase, refreshed as
+    ``FuserConfig`` says: every 2 s of track time in boost and in the last 200 s before
+    impact, at most every 10 s; ``None`` while tentative or if the track would not come down).
     ``merged_into``: the surviving track's id when ``status`` is ``merged``.
     """
 
@@ -293,8 +295,10 @@ class FuserConfig:
     in midcourse, where the ballistic prediction holds (sensor coverage gaps near a lofted
     apogee), after ``max_coast_midcourse_s`` or 30 s past its predicted impact.
     ``history_s``: how late a report may be and still be applied exactly. ``max_future_s``: how
-    far after ``now`` a report time may lie. Impacts: predicted on confirmation, then refreshed
-    every ``impact_interval_s`` of track time, in batches (see ``_refresh``).
+    far after ``now`` a report time may lie. Impacts: predicted on confirmation and on a change
+    of phase, then refreshed when the prediction is older than ``impact_refresh_fraction`` of
+    its time to impact, within ``impact_interval_s`` and ``impact_interval_max_s`` of track
+    time (every ``impact_interval_s`` in boost), in batches (see ``_refresh``).
     """
 
     imm: ImmParams = field(default_factory=ImmParams)
@@ -313,6 +317,8 @@ class FuserConfig:
     history_s: float = 30.0
     max_future_s: float = 60.0
     impact_interval_s: float = 2.0
+    impact_interval_max_s: float = 10.0
+    impact_refresh_fraction: float = 0.01
     compute_impacts: bool = True
 
 
@@ -477,7 +483,8 @@ class Fuser:
         )
         names = (
             "reports duplicates unusable associated late_refiltered late_dropped seeded "
-            "seed_expired tracks_initiated tracks_merged tracks_dropped tracks_diverged"
+            "seed_expired tracks_initiated tracks_merged tracks_dropped tracks_diverged "
+            "impacts_predicted impact_batches"
         )
         self.stats: dict[str, int] = dict.fromkeys(names.split(), 0)
 
@@ -903,22 +910,23 @@ class Fuser:
 
     def _refresh(self, changed: dict[str, TrackState]) -> None:
         """Impact predictions, in one vectorised batch (batching is what makes them cheap:
-        ``docs/tracks.md``): at once for a newly confirmed track, and when a track's state has
-        moved ``impact_interval_s`` of its own time past its last prediction; whenever any
-        track is due, every track at least half due joins the batch, so the refreshes of many
-        tracks fall together. Track time, not node time, so a replay at any speed refreshes
-        alike."""
+        ``docs/tracks.md``): at once for a newly confirmed track or one whose phase changed,
+        and when a track's state has moved ``_impact_every`` of its own time past its last
+        prediction; whenever any track is due, every track at least half due and due within half
+        the shortest interval joins the batch, so the refreshes of many tracks fall
+        together. Track time, not node time, so a replay
+        at any speed refreshes alike."""
         if not self.config.compute_impacts:
             return
-        every = self.config.impact_interval_s
         live = [
-            ts
+            (ts, ts.t - ts.impact_t, self._impact_every(ts))
             for ts in self._tracks.values()
             if ts.status is TrackStatus.CONFIRMED and ts.impact_t < ts.t
         ]
-        if not any(ts.impact is None or ts.t - ts.impact_t >= every for ts in live):
+        if not any(age >= every for _, age, every in live):
             return
-        due = [ts for ts in live if ts.impact is None or ts.t - ts.impact_t >= every / 2]
+        soon = 0.5 * self.config.impact_interval_s
+        due = [ts for ts, age, every in live if age >= max(every / 2, every - soon)]
         starts = [impact_inputs(ts.phase, ts.mu, ts.x, ts.p, ts.xc, ts.pc) for ts in due]
         impacts = propagate_to_impact_many(
             np.stack([s[0] for s in starts]),
@@ -926,9 +934,26 @@ class Fuser:
             np.array([ts.t for ts in due]),
             self.config.imm.model,
         )
+        self.stats["impacts_predicted"] += len(due)
+        self.stats["impact_batches"] += 1
         for ts, imp in zip(due, impacts, strict=True):
-            ts.impact, ts.impact_t = imp, ts.t
+            ts.impact, ts.impact_t, ts.impact_phase = imp, ts.t, ts.phase
             changed[ts.id] = ts
+
+    def _impact_every(self, ts: TrackState) -> float:
+        """How old (track seconds) a track's impact prediction may grow: 0 before the first
+        and after a change of phase; in boost, or without a prediction (the track would not
+        come down), ``impact_interval_s``; otherwise ``impact_refresh_fraction`` of the
+        prediction's time to impact, within ``impact_interval_s`` and
+        ``impact_interval_max_s``: an ICBM 25 minutes out is refreshed every 10 s, and every
+        track every 2 s in its last 200 s."""
+        c = self.config
+        if ts.impact_phase is not ts.phase:
+            return 0.0
+        if ts.impact is None or ts.phase is Phase.BOOST:
+            return c.impact_interval_s
+        to_go = c.impact_refresh_fraction * (ts.impact.time - ts.impact_t)
+        return min(c.impact_interval_max_s, max(c.impact_interval_s, to_go))
 
     def _snapshot(self, ts: TrackState) -> Track:
         # Track states are read-only arrays, replaced and never written in place: views of them

@@ -206,6 +206,8 @@ class TrackState:
     calm_since: float | None = None
     impact: Impact | None = None
     impact_t: float = -math.inf
+    #: The phase the latest impact prediction was made in (a new phase asks for a new one).
+    impact_phase: Phase | None = None
     merged_into: str | None = None
     table: StateTable | None = None
     slot: int = -1
