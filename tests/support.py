@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import random
 import socket
+import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import httpx
 import msgspec
@@ -35,14 +37,38 @@ def _bindable(port: int) -> bool:
     return True
 
 
+#: Blocks of ports this process has claimed, with their lock files (held until it exits).
+_CLAIMED: dict[int, IO[str]] = {}
+_CLAIMS_DIR = Path(tempfile.gettempdir()) / "hotline-test-ports"
+
+
+def _claim(base: int) -> bool:
+    """Claim the block at ``base`` for this process with an exclusive ``flock`` on its lock
+    file: another test process on the machine (a second pytest run, another checkout's CI)
+    cannot claim it between our check and our nodes' bind. The kernel releases the lock when
+    the process exits, however it exits."""
+    if base in _CLAIMED:
+        return False
+    _CLAIMS_DIR.mkdir(exist_ok=True)
+    f = (_CLAIMS_DIR / f"{base}.lock").open("w")
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        f.close()
+        return False
+    _CLAIMED[base] = f
+    return True
+
+
 def free_base_port() -> int:
-    """A base port whose demo block (base+1 .. base+29) is free on 127.0.0.1.
+    """A base port whose demo block (base+1 .. base+29) is free on 127.0.0.1, claimed for this
+    process (``_claim``) and never handed out twice by it.
 
     Below Linux's ephemeral range (32768+), so outgoing connections never take our ports.
     """
     for _ in range(200):
         base = random.randrange(10000, 32000, 100)
-        if all(_bindable(base + i) for i in range(1, 30)):
+        if _claim(base) and all(_bindable(base + i) for i in range(1, 30)):
             return base
     raise RuntimeError("no free block of ports on 127.0.0.1")
 
