@@ -651,6 +651,12 @@ def _report_throughput(thr: dict[str, Any]) -> None:
             "confirmed tracks "
             f"{t['confirmed_tracks']}, max live {t['max_live_tracks']}, initiated "
             f"{t['stats']['tracks_initiated']}, merged {t['stats']['tracks_merged']}"
+            + (
+                f"; {t['stats']['impacts_predicted']:,} impact predictions in "
+                f"{t['stats']['impact_batches']:,} batches"
+                if t["stats"].get("impacts_predicted")
+                else ""
+            )
         )
     cost = ", ".join(f"{k} {v:.2f}" for k, v in thr["impact_ms_per_track"].items())
     print(f"  impact prediction, ms of CPU per track (50 at once): {cost}")
