@@ -238,6 +238,38 @@ def test_escaping_state_never_lands() -> None:
     assert propagate_to_impact(x, np.eye(6), 0.0) is None
 
 
+@pytest.mark.parametrize("with_beta", [False, True])
+def test_a_batch_answers_each_track_as_if_alone(with_beta: bool) -> None:
+    """Predictions of several tracks at once (the fuser's batches): a track that does not come
+    down is ``None`` and changes nothing of the others' answers, which are those it would get
+    alone."""
+    xs = np.stack(
+        [
+            _state(39.2, 125.7, 150_000.0, (1500.0, 300.0, 800.0)),
+            _state(39.2, 125.7, 500_000.0, (0.0, 0.0, 12_000.0)),  # escapes
+            _state(40.0, 131.0, 90_000.0, (2000.0, -500.0, -1200.0)),
+        ]
+    )
+    ps = np.repeat(np.diag([200.0**2] * 3 + [3.0**2] * 3)[None], 3, axis=0)
+    if with_beta:
+        xs = np.concatenate([xs, np.full((3, 1), math.log(20_000.0))], axis=1)
+        big = np.zeros((3, 7, 7))
+        big[:, :6, :6], big[:, 6, 6] = ps, 0.5**2
+        ps = big
+    times = np.array([10.0, 20.0, 30.0])
+    together = propagate_to_impact_many(xs, ps, times)
+    assert together[1] is None
+    for i in (0, 2):
+        alone = propagate_to_impact_many(xs[i : i + 1], ps[i : i + 1], times[i : i + 1])[0]
+        got = together[i]
+        assert got is not None and alone is not None
+        assert got.time > times[i]
+        for name in ("lat", "lon", "time", "time_sigma_s", "semi_major_m", "semi_minor_m"):
+            assert getattr(got, name) == pytest.approx(getattr(alone, name), rel=1e-12), name
+        assert np.allclose(got.cov_enu_2x2, alone.cov_enu_2x2, rtol=1e-12, atol=0.0)
+        assert not got.cov_enu_2x2.flags.writeable
+
+
 def test_ellipse_axes_and_orientation() -> None:
     a, b, o = ellipse_95(np.diag([4.0, 1.0]))  # longer east-west
     assert (a, b, o) == pytest.approx((2 * math.sqrt(CHI2_2DOF_95), math.sqrt(CHI2_2DOF_95), 90))

@@ -1097,7 +1097,9 @@ def propagate_to_impact_many(
     # The impact points in each track's local frame at its centre point's impact (all tracks
     # at once: the frames broadcast over the points).
     ok = np.all(np.isfinite(dt), axis=1)
-    r[~ok], dt[~ok] = (WGS84_A, 0.0, 0.0), 0.0  # tracks without an answer: any finite point
+    # Tracks without an answer (answered None below) get any finite point: NaN kept out of
+    # the batch's LAPACK call (eigh), whose behaviour on NaN input is not specified.
+    r[~ok], dt[~ok] = (WGS84_A, 0.0, 0.0), 0.0
     lat0, lon0, _ = ecef_to_geodetic(r[:, 0])
     en = ecef_to_enu(r, lat0[:, None], lon0[:, None], 0.0)[..., :2]  # (k, m, 2)
     if weights is None:

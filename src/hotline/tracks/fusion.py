@@ -912,10 +912,9 @@ class Fuser:
         """Impact predictions, in one vectorised batch (batching is what makes them cheap:
         ``docs/tracks.md``): at once for a newly confirmed track or one whose phase changed,
         and when a track's state has moved ``_impact_every`` of its own time past its last
-        prediction; whenever any track is due, every track at least half due and due within half
-        the shortest interval joins the batch, so the refreshes of many tracks fall
-        together. Track time, not node time, so a replay
-        at any speed refreshes alike."""
+        prediction. Whenever any track is due, every track at least half due and due within
+        half the shortest interval joins the batch, so the refreshes of many tracks fall
+        together. Track time, not node time, so a replay at any speed refreshes alike."""
         if not self.config.compute_impacts:
             return
         live = [
