@@ -47,6 +47,9 @@ class FederationSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unkno
     #: How long this node gathers the messages peers deliver before signing one receipt for
     #: them all (``MessagesDelivered``), seconds; 0 signs as soon as each batch is applied.
     receipt_delay_s: SecondsOrZero = 0.02
+    #: Send a FLASH message ahead of the ROUTINE traffic queued before it on a peer's stream
+    #: (the urgent lane, ``docs/federation.md``); off, it waits for its turn.
+    urgent_lane: bool = True
 
 
 class CotSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

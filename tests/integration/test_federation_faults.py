@@ -20,6 +20,7 @@ import pytest
 from hotline.demo import DemoCluster
 from tests.integration.federation_support import (
     TcpProxy,
+    db_rows,
     received_messages,
     stream_messages,
     tune_federation,
@@ -214,6 +215,55 @@ async def _cut_and_heal(demo: DemoCluster, proxy: TcpProxy, usa: httpx.AsyncClie
     assert after["connected"] and after["backlog"] == 0 and after["acked_seq"] == after["last_seq"]
     assert after["last_error"] is None, after  # delivering again: the outage's error is cleared
     _assert_exactly_once_in_order(demo, "JPN", senders.ok)
+
+
+async def test_a_flash_overtakes_the_backlog_of_an_outage(demo: DemoCluster) -> None:
+    """The urgent lane: after an outage, USA's FLASH reaches JPN before the ROUTINE backlog
+    queued before it has flowed; everything still arrives exactly once, and the ROUTINE
+    messages in USA's order."""
+    demo.nations = ["USA", "JPN"]
+    demo.init()
+    proxy = TcpProxy(_federation_port(demo, "JPN"))
+    await proxy.start()
+    try:
+        # Small batches, so that the backlog takes many round trips to flow.
+        tune_federation(
+            demo.dirs["USA"],
+            peers={"JPN": f"127.0.0.1:{proxy.port}"},
+            backoff_max_s=0.5,
+            batch_max=50,
+        )
+        await _start(demo)
+        usa = await _login(demo.url("USA"), "usa.ops")
+        try:
+            senders = Senders(demo, "ops.usa-jpn")
+            await senders.send(20)
+            await _drained(demo, ("JPN",))
+            proxy.cut()
+            await senders.send(1_500)  # the backlog, durable at USA, the link down
+            resp = await usa.post(
+                "/api/v1/channels/ops.usa-jpn/messages",
+                json={"precedence": "flash", "body": "missile launch detected"},
+            )
+            assert resp.status_code == 201, resp.text
+            flash = str(resp.json()["id"])
+            proxy.heal()
+            await _drained(demo, ("JPN",), timeout_s=40)
+            peers = {p["nation"]: p for p in (await usa.get("/api/v1/peers")).json()}
+            assert peers["JPN"]["sent_ahead"] >= 1, peers["JPN"]
+        finally:
+            await usa.aclose()
+    finally:
+        await proxy.close()
+    stream = stream_messages(_db(demo, "USA"), "JPN")
+    got = received_messages(_db(demo, "JPN"), "USA")
+    assert stream[-1] == flash  # queued behind the whole backlog at USA
+    assert len(got) == len(set(got)) == len(stream), "JPN holds duplicates or misses messages"
+    # JPN stored the FLASH before most of the backlog (at most a few batches of 50 went first).
+    assert got.index(flash) < len(stream) // 2, got.index(flash)
+    assert [m for m in got if m != flash] == stream[:-1], "the ROUTINE order changed"
+    rows = db_rows(_db(demo, "JPN"), "SELECT COUNT(*) FROM peer_ahead")
+    assert rows == [(0,)], "an item applied ahead was never matched by its in-order copy"
 
 
 def _federation_port(cluster: DemoCluster, nation: str) -> int:

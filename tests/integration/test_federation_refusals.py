@@ -510,3 +510,144 @@ async def test_a_sender_whose_item_is_refused_alerts_its_ops_centre_once(tmp_pat
         assert len(alerts) == 1
         status = {p["nation"]: p for p in (await ops.get("/api/v1/peers")).json()}
         assert "bad_signature" in (status["JPN"]["last_error"] or "")
+
+
+# ---- the urgent lane: a FLASH sent ahead of its place in the stream --------------------------
+
+
+def _routine(peer: FakePeer) -> MessageSent:
+    return msgspec.structs.replace(peer.message(), precedence=Precedence.ROUTINE)
+
+
+def _chain(peer: FakePeer, envs: list[Envelope]) -> tuple[list[wire.StreamItem], bytes]:
+    """KOR's next items carrying ``envs``, chained from USA's cursor; and the last link hash."""
+    seq, last = peer.cursor()
+    items = []
+    for env in envs:
+        seq += 1
+        item, last = peer.item(env, seq=seq, prev=last)
+        items.append(item)
+    return items, last
+
+
+def _ahead_rows(peer: FakePeer) -> list[tuple[Any, ...]]:
+    return db_rows(peer.db, "SELECT peer, seq, event_id FROM peer_ahead ORDER BY seq")
+
+
+def _mid(env: Envelope) -> str:
+    assert isinstance(env.body, MessageSent)
+    return str(env.body.message_id)
+
+
+async def test_a_flash_sent_ahead_is_applied_once_and_its_copy_only_moves_the_cursor(
+    peer: FakePeer,
+) -> None:
+    ops = await peer.cluster["USA"].login("usa.ops")
+    envs = [peer.envelope(_routine(peer)), peer.envelope(_routine(peer)), peer.envelope()]
+    items, _ = _chain(peer, envs)
+    async with peer.cluster["USA"].stream(ops) as stream, peer.link() as (ws, _):
+        # The FLASH (seq 3) ahead of seqs 1 and 2: applied and shown at once, the cursor kept.
+        await ws.send(wire.encoder.encode(wire.Ahead(items=[items[2]])))
+        shown = await recv_until(stream, lambda e: e.get("type") == "message")
+        assert shown["id"] == _mid(envs[2]) and shown["precedence"] == "flash"
+        assert peer.cursor()[0] == 0
+        assert _ahead_rows(peer) == [("KOR", 3, envs[2].id)]
+        # Sent ahead again (a reconnection): passed over.
+        await ws.send(wire.encoder.encode(wire.Ahead(items=[items[2]])))
+        # The stream in order: seqs 1-3 acknowledged, then seq 4 to mark the end.
+        await ws.send(wire.encoder.encode(wire.Batch(items=items)))
+        assert wire.to_sender.decode(await ws.recv(decode=False)) == wire.Ack(cursor=3)
+        last_env = peer.envelope(_routine(peer))
+        last_items, last_hash = _chain(peer, [last_env])
+        await ws.send(wire.encoder.encode(wire.Batch(items=last_items)))
+        assert wire.to_sender.decode(await ws.recv(decode=False)) == wire.Ack(cursor=4)
+        shown_ids: list[str] = []
+        while not shown_ids or shown_ids[-1] != _mid(last_env):
+            event = await recv_until(stream, lambda e: e.get("type") == "message")
+            shown_ids.append(event["id"])
+    # Every message shown once: the FLASH's in-order copy published nothing.
+    assert shown_ids == [_mid(envs[0]), _mid(envs[1]), _mid(last_env)]
+    assert peer.cursor() == (4, last_hash)
+    for env in envs:
+        assert db_rows(peer.db, "SELECT COUNT(*) FROM events WHERE id = ?", (env.id,)) == [(1,)]
+    assert _ahead_rows(peer) == []
+    assert peer.refusals() == []
+
+
+async def test_only_a_flash_on_a_compact_channel_may_go_ahead(peer: FakePeer) -> None:
+    """A ROUTINE message sent ahead is refused (recorded, not applied), and the link carries
+    on: its in-order copy is applied in its place."""
+    routine = peer.envelope(_routine(peer))
+    items, last = _chain(peer, [routine])
+    async with peer.link() as (ws, _):
+        await ws.send(wire.encoder.encode(wire.Ahead(items=items)))
+
+        async def recorded() -> bool:
+            return len(peer.refusals()) == 1
+
+        await eventually(recorded, what="the refusal of a ROUTINE message sent ahead")
+        who, code, reason, raw = peer.refusals()[0]
+        assert (who, code) == ("KOR", "not_urgent") and raw == bytes(items[0].event)
+        assert "only a FLASH message on a channel of the compact" in reason
+        assert db_rows(peer.db, "SELECT COUNT(*) FROM events WHERE id = ?", (routine.id,)) == [(0,)]
+        await ws.send(wire.encoder.encode(wire.Batch(items=items)))
+        assert wire.to_sender.decode(await ws.recv(decode=False)) == wire.Ack(cursor=1)
+    assert peer.cursor() == (1, last)
+    assert _ahead_rows(peer) == []
+
+
+async def test_a_forged_or_foreign_item_sent_ahead_is_refused(peer: FakePeer) -> None:
+    rogue = Signer("KOR", generate_signing_key())
+    forged, _ = _chain(peer, [peer.envelope(signer=rogue)])
+    secret = peer.envelope(
+        peer.message(("JPN", "KOR"), channel="ops.jpn-kor"), rel_to=("JPN", "KOR")
+    )
+    foreign, _ = _chain(peer, [secret])
+    before = peer.state()
+    async with peer.link() as (ws, _):
+        await ws.send(wire.encoder.encode(wire.Ahead(items=forged)))
+        await ws.send(wire.encoder.encode(wire.Ahead(items=foreign)))
+
+        async def recorded() -> bool:
+            return len(peer.refusals()) == 2
+
+        await eventually(recorded, what="two refusals of items sent ahead")
+    assert [(r[0], r[1]) for r in peer.refusals()] == [
+        ("KOR", "bad_signature"),
+        ("KOR", "not_releasable"),
+    ]
+    assert peer.refusals()[1][3] is None  # the bytes it may not hold are not kept
+    assert peer.state() == before and _ahead_rows(peer) == []
+
+
+async def test_an_in_order_copy_unlike_the_item_sent_ahead_is_refused(peer: FakePeer) -> None:
+    """Two different events signed for one seq: the one sent ahead stays applied (it is the
+    origin's genuine word), the in-order copy is refused and the stream stops there."""
+    ahead_env, other = peer.envelope(), peer.envelope()
+    ahead, _ = _chain(peer, [ahead_env])
+    async with peer.link() as (ws, _):
+        await ws.send(wire.encoder.encode(wire.Ahead(items=ahead)))
+
+        async def applied() -> bool:
+            return len(_ahead_rows(peer)) == 1
+
+        await eventually(applied, what="the item sent ahead applied")
+    copy, _ = _chain(peer, [other])
+    refusal = await _refused(peer, wire.Batch(items=copy), "ahead_mismatch")
+    assert "differs from the one KOR sent ahead" in refusal.reason
+    assert _ahead_rows(peer) == [("KOR", 1, ahead_env.id)]
+    assert db_rows(peer.db, "SELECT COUNT(*) FROM events WHERE id = ?", (other.id,)) == [(0,)]
+
+
+async def test_an_item_sent_ahead_that_the_stream_has_passed_is_ignored(peer: FakePeer) -> None:
+    flash = peer.envelope()
+    items, _ = _chain(peer, [flash])
+    assert await peer.push(wire.Batch(items=items)) == [wire.Ack(cursor=1)]
+    async with peer.link() as (ws, _):
+        await ws.send(wire.encoder.encode(wire.Ahead(items=items)))
+        # Something that needs an answer, so the Ahead frame has surely been handled.
+        more, _ = _chain(peer, [peer.envelope(_routine(peer))])
+        await ws.send(wire.encoder.encode(wire.Batch(items=more)))
+        assert wire.to_sender.decode(await ws.recv(decode=False)) == wire.Ack(cursor=2)
+    assert peer.refusals() == [] and _ahead_rows(peer) == []
+    assert db_rows(peer.db, "SELECT COUNT(*) FROM events WHERE id = ?", (flash.id,)) == [(1,)]

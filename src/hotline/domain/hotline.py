@@ -242,6 +242,22 @@ def start(compact: Compact, sent: MessageSent) -> MessageState:
     return MessageState(sent=sent, receipts=receipts)
 
 
+def overtakes(compact: Compact, body: object) -> bool:
+    """Whether an event may travel ahead of its stream's backlog (federation's urgent lane):
+    a FLASH message on a channel of the compact.
+
+    Such a message depends on nothing earlier in its origin's stream (a compact channel exists
+    on every node from the start; a consultation channel is created by an earlier event, so
+    its messages keep their place). Its receipts, acknowledgments and escalations follow it
+    and keep their order.
+    """
+    return (
+        isinstance(body, MessageSent)
+        and body.precedence is Precedence.FLASH
+        and compact.channel(body.channel) is not None
+    )
+
+
 ReceiptEvent = MessageDelivered | MessageRead | MessageAcknowledged | MessageEscalated
 
 

@@ -43,6 +43,18 @@ class BrokenChain(FederationError):
     code = "broken_chain"
 
 
+class NotUrgent(FederationError):
+    """An item sent ahead of its place that may not overtake its stream."""
+
+    code = "not_urgent"
+
+
+class AheadMismatch(FederationError):
+    """The in-order copy of an item applied ahead is not the same bytes."""
+
+    code = "ahead_mismatch"
+
+
 @dataclass(frozen=True, slots=True)
 class Cursor:
     seq: int
@@ -74,6 +86,51 @@ def check_item(
             f"chain at {cursor.last_hash.hex()[:16]}…"
         )
     raw = bytes(item.event)
+    env = _check_event(item, raw, peer, self_nation, verify)
+    return env, link_hash(cursor.last_hash, peer, self_nation, item.seq, raw)
+
+
+def check_ahead(
+    item: StreamItem,
+    *,
+    peer: NationCode,
+    self_nation: NationCode,
+    cursor: Cursor,
+    verify: Callable[[Envelope], None],
+    urgent: Callable[[Envelope], bool],
+) -> Envelope | None:
+    """The envelope of an item sent ahead of its place (the urgent lane), or None if the
+    stream has already reached it (the in-order copy won the race: nothing to do).
+
+    Every check of ``check_item`` but the chain's (its ``prev_hash`` is checked when the
+    in-order copy arrives), and ``urgent(env)``: only what the receiver's own rule lets
+    overtake may (``NotUrgent`` otherwise), so a peer cannot reorder the rest of its stream.
+    """
+    if item.origin != peer:
+        raise WrongOrigin(
+            f"item {item.seq} claims origin {item.origin} on {peer}'s authenticated link"
+        )
+    if item.destination != self_nation:
+        raise WrongOrigin(f"item {item.seq} is addressed to {item.destination}, not {self_nation}")
+    if item.seq <= cursor.seq:
+        return None
+    env = _check_event(item, bytes(item.event), peer, self_nation, verify)
+    if not urgent(env):
+        raise NotUrgent(
+            f"{peer} seq {item.seq}: event {env.id} ({env.type}) was sent ahead of its place; "
+            "only a FLASH message on a channel of the compact may be"
+        )
+    return env
+
+
+def _check_event(
+    item: StreamItem,
+    raw: bytes,
+    peer: NationCode,
+    self_nation: NationCode,
+    verify: Callable[[Envelope], None],
+) -> Envelope:
+    """The item's event: well formed, the peer's own, signed by it, for us to hold."""
     try:
         env = decode_envelope(raw)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
@@ -87,7 +144,7 @@ def check_item(
             f"{peer} seq {item.seq}: event {env.id} is releasable to {', '.join(env.rel_to)}, "
             f"not {self_nation}"
         )
-    return env, link_hash(cursor.last_hash, peer, self_nation, item.seq, raw)
+    return env
 
 
 def _check_author(env: Envelope, seq: int) -> None:

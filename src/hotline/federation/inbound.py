@@ -10,6 +10,7 @@ closed: the stream cannot skip it, and the sender will retry after backoff.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import sqlite3
 import time
@@ -34,8 +35,8 @@ from hotline.domain.ids import NationCode
 from hotline.domain.warning_events import WARNING_EVENTS
 from hotline.errors import BadRequest, FederationError, HotlineError, NotReleasable
 from hotline.federation import wire
-from hotline.federation.checks import Cursor, check_item
-from hotline.federation.outbound import publish_link_alert
+from hotline.federation.checks import AheadMismatch, Cursor, check_ahead, check_item
+from hotline.federation.outbound import publish_link_alert, stop_task
 from hotline.federation.trust import Trust
 from hotline.ledger.chain import GENESIS
 from hotline.pki import peer_certificate_der, server_context, verify_pinned
@@ -87,6 +88,8 @@ class Inbound:
         #: peer nation -> time its inbound link was established (status).
         self.connected: dict[NationCode, float] = {}
         self.refusals = 0
+        #: Per peer, its messages applied here ahead of their place in its stream (urgent lane).
+        self.applied_ahead: dict[NationCode, int] = {}
         #: Told (from the writer thread) when a peer's warning event lands.
         self.on_warning: Callable[[], None] = lambda: None
 
@@ -122,24 +125,49 @@ class Inbound:
                     )
                 )
             )
-            async for frame in ws:
-                try:
-                    batch = wire.to_receiver.decode(frame)
-                except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-                    await self._refuse_link(ws, peer, BadRequest(f"malformed frame: {exc}"))
-                    return
-                applied, refusal = await self._apply(peer, batch.items)
+            # Frames are read here and batches applied by ``applier``, in order: an ``Ahead``
+            # frame is read (and applied) while a batch before it is still being applied.
+            batches: asyncio.Queue[list[wire.StreamItem]] = asyncio.Queue(maxsize=4)
+            applier = asyncio.create_task(self._apply_batches(ws, peer, batches))
+            try:
+                async for frame in ws:
+                    try:
+                        msg = wire.to_receiver.decode(frame)
+                    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                        await self._refuse_link(ws, peer, BadRequest(f"malformed frame: {exc}"))
+                        return
+                    if isinstance(msg, wire.Ahead):
+                        await self._apply_ahead(peer, msg.items)
+                    else:
+                        await batches.put(msg.items)
+            finally:
+                failed = await stop_task(applier)
+                if failed is not None and not isinstance(failed, ConnectionClosed):
+                    log.error("applying %s's stream failed: %r", peer, failed)
+        except ConnectionClosed:
+            pass
+        finally:
+            if self.connected.get(peer) == since:
+                del self.connected[peer]
+
+    async def _apply_batches(
+        self, ws: ServerConnection, peer: NationCode, batches: asyncio.Queue[list[wire.StreamItem]]
+    ) -> None:
+        """Apply the peer's batches in order, acknowledging each; a refusal closes the link, and
+        so does a failure (the store's: the sender resumes from the cursor when it reconnects)."""
+        try:
+            while True:
+                items = await batches.get()
+                applied, refusal = await self._apply(peer, items)
                 if applied is not None:
                     await ws.send(wire.encoder.encode(wire.Ack(cursor=applied)))
                 if refusal is not None:
                     await ws.send(wire.encoder.encode(refusal))
                     await ws.close(code=4400, reason=refusal.code)
                     return
-        except ConnectionClosed:
-            pass
-        finally:
-            if self.connected.get(peer) == since:
-                del self.connected[peer]
+        except HotlineError:
+            await ws.close(code=1011, reason="not applied")
+            raise
 
     async def _refuse_link(self, ws: ServerConnection, peer: str, exc: HotlineError) -> None:
         self.refusals += 1
@@ -178,6 +206,13 @@ class Inbound:
         ]:
             cursor = load_cursor(conn, peer)
             start = cursor.seq
+            # Items of this stream already applied ahead of their place (the urgent lane).
+            ahead: dict[int, bytes] = dict(
+                conn.execute(
+                    "SELECT seq, digest FROM peer_ahead WHERE peer = ? AND seq > ?",
+                    (peer, start),
+                ).fetchall()
+            )
             published: list[Published] = []
             answers: list[tuple[str, float]] = []
             arrived: list[MessageSent] = []
@@ -190,8 +225,16 @@ class Inbound:
                     env, new_hash = check_item(
                         item, peer=peer, self_nation=self.nation, cursor=cursor, verify=verify
                     )
-                    svc.projector.append(conn, [env])
-                    reacted = self._react(conn, env, now, answers)
+                    digest = ahead.get(item.seq)
+                    if digest is None:
+                        svc.projector.append(conn, [env])
+                        reacted = self._react(conn, env, now, answers)
+                    else:  # applied ahead: the same bytes, and then only the cursor moves
+                        _same_as_ahead(item, digest, peer)
+                        conn.execute(
+                            "DELETE FROM peer_ahead WHERE peer = ? AND seq = ?", (peer, item.seq)
+                        )
+                        reacted = []
                 except HotlineError as exc:
                     conn.execute("ROLLBACK TO item")
                     conn.execute("RELEASE item")
@@ -202,7 +245,7 @@ class Inbound:
                     break
                 conn.execute("RELEASE item")
                 published.extend(reacted)
-                if isinstance(env.body, MessageSent):
+                if isinstance(env.body, MessageSent) and reacted:
                     arrived.append(env.body)
                 cursor = Cursor(item.seq, new_hash)
             conn.execute(
@@ -231,6 +274,87 @@ class Inbound:
             else:
                 self.on_link_answer(test_id, peer, value)
         return applied, refusal
+
+    async def _apply_ahead(self, peer: NationCode, items: list[wire.StreamItem]) -> None:
+        """Apply items the peer sent ahead of their place in its stream (the urgent lane).
+
+        Each is checked as ``check_ahead`` says and applied as an in-order item would be
+        (stored, projected, published, its receipt to follow), with a ``peer_ahead`` row that
+        its in-order copy will have to match. An item the stream has already reached, or
+        already applied ahead, is passed over. A refused one is recorded but does not close the
+        link: its in-order copy will come, and be checked, in its place.
+        """
+        now = time.time()
+        key = self.trust.peers[peer].signing_key
+        svc = self.svc
+        compact = svc.compact
+
+        def verify(env: Envelope) -> None:
+            verify_envelope(env, key)
+
+        def urgent(env: Envelope) -> bool:
+            return rules.overtakes(compact, env.body)
+
+        def job(
+            conn: sqlite3.Connection,
+        ) -> tuple[list[Published], list[MessageSent], list[HotlineError]]:
+            cursor = load_cursor(conn, peer)
+            published: list[Published] = []
+            arrived: list[MessageSent] = []
+            refused: list[HotlineError] = []
+            for item in items:
+                raw = bytes(item.event)
+                conn.execute("SAVEPOINT item")
+                try:
+                    env = check_ahead(
+                        item,
+                        peer=peer,
+                        self_nation=self.nation,
+                        cursor=cursor,
+                        verify=verify,
+                        urgent=urgent,
+                    )
+                    if (
+                        env is None
+                        or conn.execute(
+                            "SELECT 1 FROM peer_ahead WHERE peer = ? AND seq = ?", (peer, item.seq)
+                        ).fetchone()
+                    ):
+                        conn.execute("RELEASE item")
+                        continue
+                    svc.projector.append(conn, [env])
+                    conn.execute(
+                        "INSERT INTO peer_ahead(peer, seq, event_id, digest, at) "
+                        "VALUES (?, ?, ?, ?, ?)",
+                        (peer, item.seq, env.id, hashlib.sha256(raw).digest(), now),
+                    )
+                    reacted = self._react(conn, env, now, [])
+                except HotlineError as exc:
+                    conn.execute("ROLLBACK TO item")
+                    conn.execute("RELEASE item")
+                    svc.projector.forget_heads()
+                    kept = None if isinstance(exc, NotReleasable) else raw
+                    record_refusal(conn, peer, exc.code, exc.message, kept, now)
+                    refused.append(exc)
+                    continue
+                conn.execute("RELEASE item")
+                published.extend(reacted)
+                if isinstance(env.body, MessageSent):
+                    arrived.append(env.body)
+            return published, arrived, refused
+
+        published, arrived, refused = await svc.store.run(job, urgent=True)
+        if arrived:
+            self.applied_ahead[peer] = self.applied_ahead.get(peer, 0) + len(arrived)
+        if arrived:
+            self._undelivered.extend(arrived)
+            self._arrived.set()
+        for exc in refused:
+            self.refusals += 1
+            log.warning("refused %s's item sent ahead: %s", peer, exc.message)
+        if published:
+            svc.publish(published)
+            svc.on_commit()
 
     def _react(
         self,
@@ -335,6 +459,14 @@ class Inbound:
                 for one, sent in zip(body.each(), sents, strict=True)
             ]
         return out
+
+
+def _same_as_ahead(item: wire.StreamItem, digest: bytes, peer: NationCode) -> None:
+    if hashlib.sha256(bytes(item.event)).digest() != digest:
+        raise AheadMismatch(
+            f"{peer} seq {item.seq}: the item differs from the one {peer} sent ahead of its "
+            "place (two different events signed for one seq)"
+        )
 
 
 def _message_of(conn: sqlite3.Connection, body: Any) -> MessageSent | None:

@@ -7,6 +7,12 @@ and advances on each Ack. Any failure closes the link; it reconnects with bounde
 backoff, reset as soon as the peer is heard again, and resumes from the peer's cursor: an
 outage only delays.
 
+The urgent lane: while a batch is on its way (or a backlog waits after an outage), a FLASH
+message on a compact channel (``rules.overtakes``) that is further back in the stream is sent
+at once in an ``Ahead`` frame, as the very item it will be in its batch. The receiver applies it
+ahead of its place; the in-order copy then only advances its cursor. FLASH reaches the peer's
+officials without waiting for the ROUTINE traffic queued before it.
+
 Link tests run here too: at the compact's interval a signed ``LinkTestSent`` travels on the
 stream; the peer's ``LinkTestAnswered`` comes back on its own stream and gives the round-trip
 time; no answer within the timeout raises ``LinkTestMissed`` and an alert to the ops centre.
@@ -62,6 +68,16 @@ class LinkState:
     missed_tests: int = 0
     #: (seq, code) of the last refusal the ops centre was alerted of.
     refused: tuple[int, str] | None = None
+    #: Items sent ahead of their place (the urgent lane), since start.
+    sent_ahead: int = 0
+
+
+@dataclass
+class _Sent:
+    """How far one connection has sent the stream: in its batches, and ahead of them."""
+
+    in_order: int
+    ahead: int = 0
 
 
 class Outbound:
@@ -82,12 +98,17 @@ class Outbound:
             if peer in self.links:  # as last written down; the peer's Hello will tell
                 self.links[peer].acked_seq = int(acked)
         self._wake = {n: asyncio.Event() for n in trust.peers}
+        self._wake_ahead = {n: asyncio.Event() for n in trust.peers}
         self.ctx = client_context(trust.node_cert, trust.node_key, trust.ca_paths)
         self.link_test_interval_s = link_test_interval_s
         self.link_test_timeout_s = link_test_timeout_s
 
     def wake(self) -> None:
+        # The batches' loop first: on an idle link it sends a FLASH in its place, and the
+        # urgent lane, woken next, finds nothing left to send ahead.
         for event in self._wake.values():
+            event.set()
+        for event in self._wake_ahead.values():
             event.set()
 
     def on_link_answer(self, test_id: str, peer: NationCode, rtt_ms: float) -> None:
@@ -149,44 +170,54 @@ class Outbound:
             # the peer has everything): a peer that refuses every retry greets first each time,
             # and its refusal must not vanish from the status between two retries.
             link.connected, link.since = True, time.time()
-            sent_upto = first.cursor
             await self._set_acked(link, first.cursor)
-            wake = self._wake[peer.nation]
-            while True:
-                rows = self._pending(peer.nation, sent_upto)
+            sent = _Sent(in_order=first.cursor)
+            lane = (
+                asyncio.create_task(self._send_ahead(ws, link, sent))
+                if self.settings.urgent_lane
+                else None
+            )
+            try:
+                await self._send_batches(ws, peer, link, sent)
+            finally:
+                if lane is not None:
+                    failed = await stop_task(lane)
+                    if failed is not None and not isinstance(failed, ConnectionClosed):
+                        log.warning("urgent lane to %s failed: %r", peer.nation, failed)
+
+    async def _send_batches(
+        self, ws: ClientConnection, peer: Peer, link: LinkState, sent: _Sent
+    ) -> None:
+        """Push the stream in seq order, a batch at a time, each acknowledged before the next."""
+        sent_upto = sent.in_order
+        wake = self._wake[peer.nation]
+        while True:
+            rows = self._pending(peer.nation, sent_upto)
+            if not rows:
+                wake.clear()
+                rows = self._pending(peer.nation, sent_upto)  # nothing slipped in between
                 if not rows:
-                    wake.clear()
-                    rows = self._pending(peer.nation, sent_upto)  # nothing slipped in between
-                    if not rows:
-                        link.last_error = None  # caught up: the peer has every event
-                        try:
-                            async with asyncio.timeout(1.0):
-                                await wake.wait()
-                        except TimeoutError:
-                            await ws.ping()
-                        continue
-                items = [
-                    wire.StreamItem(
-                        origin=self.nation,
-                        destination=peer.nation,
-                        seq=seq,
-                        prev_hash=bytes(prev).hex(),
-                        event=msgspec.Raw(raw),
-                    )
-                    for seq, prev, raw in rows
-                ]
-                await ws.send(wire.encoder.encode(wire.Batch(items=items)))
-                reply = wire.to_sender.decode(await _recv(ws))
-                if isinstance(reply, wire.Ack):
-                    sent_upto = reply.cursor
-                    await self._set_acked(link, reply.cursor)
-                    if reply.cursor < items[-1].seq:  # partially applied, refusal follows
-                        reply = wire.to_sender.decode(await _recv(ws))
-                if isinstance(reply, wire.Refused):
-                    self._alert_refusal(peer.nation, reply)
-                    raise FederationError(
-                        f"{peer.nation} refused seq {reply.seq}: {reply.code}: {reply.reason}"
-                    )
+                    link.last_error = None  # caught up: the peer has every event
+                    try:
+                        async with asyncio.timeout(1.0):
+                            await wake.wait()
+                    except TimeoutError:
+                        await ws.ping()
+                    continue
+            items = self._items(peer.nation, rows)
+            sent.in_order = items[-1].seq  # before the send: the lane skips what it holds
+            await ws.send(wire.encoder.encode(wire.Batch(items=items)))
+            reply = wire.to_sender.decode(await _recv(ws))
+            if isinstance(reply, wire.Ack):
+                sent_upto = reply.cursor
+                await self._set_acked(link, reply.cursor)
+                if reply.cursor < items[-1].seq:  # partially applied, refusal follows
+                    reply = wire.to_sender.decode(await _recv(ws))
+            if isinstance(reply, wire.Refused):
+                self._alert_refusal(peer.nation, reply)
+                raise FederationError(
+                    f"{peer.nation} refused seq {reply.seq}: {reply.code}: {reply.reason}"
+                )
 
     def _alert_refusal(self, peer: NationCode, refused: wire.Refused) -> None:
         """Tell this node's ops centre, once per refused item, that ``peer`` refused it.
@@ -212,6 +243,46 @@ class Outbound:
                 f"{refused.code}: {refused.reason} (the stream waits until it is resolved)",
             },
         )
+
+    async def _send_ahead(self, ws: ClientConnection, link: LinkState, sent: _Sent) -> None:
+        """The urgent lane of one connection: send each urgent item not yet sent at once."""
+        wake = self._wake_ahead[link.peer]
+        while True:
+            wake.clear()
+            rows = self._urgent(link.peer, max(sent.in_order, sent.ahead))
+            if not rows:
+                await wake.wait()
+                continue
+            items = self._items(link.peer, rows)
+            sent.ahead = items[-1].seq
+            try:
+                await ws.send(wire.encoder.encode(wire.Ahead(items=items)))
+            except ConnectionClosed:
+                return  # the batches' loop sees it too, and reconnects
+            link.sent_ahead += len(items)
+
+    def _items(
+        self, peer: NationCode, rows: list[tuple[int, bytes, bytes]]
+    ) -> list[wire.StreamItem]:
+        return [
+            wire.StreamItem(
+                origin=self.nation,
+                destination=peer,
+                seq=seq,
+                prev_hash=bytes(prev).hex(),
+                event=msgspec.Raw(raw),
+            )
+            for seq, prev, raw in rows
+        ]
+
+    def _urgent(self, peer: str, after: int) -> list[tuple[int, bytes, bytes]]:
+        """Urgent items of ``peer``'s stream after ``after`` (the ``outbox_urgent`` index)."""
+        return self.svc.store.reader.execute(
+            "SELECT o.seq, o.prev_hash, e.raw FROM outbox o INDEXED BY outbox_urgent "
+            "JOIN events e ON e.seq = o.event_seq "
+            "WHERE o.peer = ? AND o.urgent = 1 AND o.seq > ? ORDER BY o.seq LIMIT ?",
+            (peer, after, self.settings.batch_max),
+        ).fetchall()
 
     def _pending(self, peer: str, after: int) -> list[tuple[int, bytes, bytes]]:
         return self.svc.store.reader.execute(
@@ -310,6 +381,7 @@ class Outbound:
                     "last_link_test_at": link.last_test_at,
                     "missed_link_tests": link.missed_tests,
                     "reconnects": link.reconnects,
+                    "sent_ahead": link.sent_ahead,
                     "last_error": link.last_error,
                 }
             )
@@ -325,6 +397,18 @@ async def _recv(ws: ClientConnection) -> Data:
     """
     async with asyncio.timeout(ACK_TIMEOUT_S):
         return await ws.recv()
+
+
+async def stop_task(task: asyncio.Task[Any]) -> BaseException | None:
+    """Cancel ``task``, wait until it has ended, and return its exception if it failed.
+
+    Waits with ``asyncio.wait``, which never raises the task's exception or cancellation: so a
+    cancellation of the caller that lands meanwhile still propagates (``await task`` inside
+    ``suppress(CancelledError)`` would swallow it, and a link's retry loop would never stop).
+    """
+    task.cancel()
+    await asyncio.wait([task])
+    return None if task.cancelled() else task.exception()
 
 
 def wire_max() -> int:

@@ -6,6 +6,12 @@ The connecting node pushes its stream to the node it connects to:
     sender   -> receiver Batch{items: [StreamItem...]}          in seq order
     receiver -> sender   Ack{cursor}                            after the batch is durable
     receiver -> sender   Refused{seq, code, reason}             the item is recorded, not applied
+    sender   -> receiver Ahead{items: [StreamItem...]}          urgent items, ahead of the batch
+
+``Ahead`` is the urgent lane: a FLASH message waiting in the backlog is sent at once, as the
+same item (seq, prev_hash, signed event) it will be in its batch. The receiver applies it ahead
+of its place and answers nothing; when the in-order copy arrives, it must be the same bytes and
+only advances the cursor (``docs/federation.md``, "The urgent lane").
 """
 
 from __future__ import annotations
@@ -20,6 +26,10 @@ class StreamItem(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     prev_hash: str  # hex
     #: The signed envelope, canonical JSON, passed through byte for byte (the chain hashes it).
     event: msgspec.Raw
+
+
+class Ahead(msgspec.Struct, frozen=True, kw_only=True, tag="ahead", forbid_unknown_fields=True):
+    items: list[StreamItem]
 
 
 class Hello(msgspec.Struct, frozen=True, kw_only=True, tag="hello"):
@@ -42,9 +52,9 @@ class Refused(msgspec.Struct, frozen=True, kw_only=True, tag="refused"):
     reason: str
 
 
-ToReceiver = Batch
+ToReceiver = Batch | Ahead
 ToSender = Hello | Ack | Refused
 
 encoder = msgspec.json.Encoder()
-to_receiver = msgspec.json.Decoder(Batch)
+to_receiver = msgspec.json.Decoder(ToReceiver)
 to_sender = msgspec.json.Decoder(ToSender)

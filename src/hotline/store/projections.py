@@ -78,8 +78,9 @@ class Projector:
             seq = int(cur.lastrowid or 0)
             self.project(conn, env, seq)
             if env.origin == self.nation:
+                urgent = rules.overtakes(self.compact, env.body)
                 for peer in peers_for(env, self.nation, self.compact.nations):
-                    self._enqueue(conn, peer, seq, raw)
+                    self._enqueue(conn, peer, seq, raw, urgent)
             seqs.append(seq)
         return seqs
 
@@ -156,9 +157,10 @@ class Projector:
         save_receipts(conn, sent.message_id, receipts.values())
 
     def _enqueue(
-        self, conn: sqlite3.Connection, peer: NationCode, event_seq: int, raw: bytes
+        self, conn: sqlite3.Connection, peer: NationCode, event_seq: int, raw: bytes, urgent: bool
     ) -> None:
-        """Number and chain the event on ``peer``'s stream (``outbox``).
+        """Number and chain the event on ``peer``'s stream (``outbox``); ``urgent``: it may be
+        sent ahead of the backlog (``rules.overtakes``).
 
         The stream's head is the outbox's last row (its seq, and the link hash recomputed from
         its ``prev_hash`` and event), cached in ``_heads``: queueing an event is one INSERT.
@@ -169,8 +171,8 @@ class Projector:
         last_seq, last_hash = head
         seq = last_seq + 1
         conn.execute(
-            "INSERT INTO outbox(peer, seq, prev_hash, event_seq) VALUES (?, ?, ?, ?)",
-            (peer, seq, last_hash, event_seq),
+            "INSERT INTO outbox(peer, seq, prev_hash, event_seq, urgent) VALUES (?, ?, ?, ?, ?)",
+            (peer, seq, last_hash, event_seq, urgent),
         )
         self._heads[peer] = (seq, link_hash(last_hash, self.nation, peer, seq, raw))
 

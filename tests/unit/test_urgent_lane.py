@@ -1,0 +1,143 @@
+"""Federation's urgent lane, the pure parts: what may overtake a stream (``rules.overtakes``)
+and what a receiver checks of an item sent ahead of its place (``checks.check_ahead``)."""
+
+from __future__ import annotations
+
+import time
+
+import msgspec
+import pytest
+
+from hotline.compacts import load_compact
+from hotline.domain import hotline as rules
+from hotline.domain.events import (
+    Envelope,
+    EventBody,
+    MessageAcknowledged,
+    MessageSent,
+    encode_envelope,
+)
+from hotline.domain.ids import (
+    ChannelId,
+    Classification,
+    EventId,
+    Handle,
+    MessageId,
+    NationCode,
+    Precedence,
+)
+from hotline.errors import BadSignature, NotReleasable, WrongOrigin
+from hotline.federation import wire
+from hotline.federation.checks import Cursor, NotUrgent, check_ahead
+from hotline.ledger.chain import GENESIS
+from hotline.signing import Signer, generate_signing_key, verify_envelope
+
+CAMP_DAVID = load_compact("camp-david")
+KOR, USA = NationCode("KOR"), NationCode("USA")
+KEY = generate_signing_key()
+SIGNER = Signer("KOR", KEY)
+ALL = (NationCode("USA"), NationCode("JPN"), NationCode("KOR"))
+
+
+def message(
+    precedence: Precedence = Precedence.FLASH,
+    channel: str = "ops.usa-jpn-kor",
+    rel_to: tuple[NationCode, ...] = ALL,
+) -> MessageSent:
+    return MessageSent(
+        message_id=MessageId("kor-1"),
+        channel=ChannelId(channel),
+        sender=Handle("kor.ops"),
+        nation=KOR,
+        precedence=precedence,
+        classification=Classification.SECRET,
+        rel_to=rel_to,
+        body="launch detected",
+        sent_at=1.0,
+    )
+
+
+def envelope(body: EventBody, rel_to: tuple[NationCode, ...] = ALL) -> Envelope:
+    env = Envelope(id=EventId("e-kor-1"), origin=KOR, at=time.time(), rel_to=rel_to, body=body)
+    return SIGNER.sign_envelope(env)
+
+
+def item(
+    env: Envelope, seq: int = 5, origin: str = "KOR", destination: str = "USA"
+) -> wire.StreamItem:
+    return wire.StreamItem(
+        origin=origin,
+        destination=destination,
+        seq=seq,
+        prev_hash="00" * 32,  # not checked ahead: the in-order copy's chain is
+        event=msgspec.Raw(encode_envelope(env)),
+    )
+
+
+def ahead(it: wire.StreamItem, cursor: int = 0, key: object = KEY) -> Envelope | None:
+    def verify(env: Envelope) -> None:
+        verify_envelope(env, key.public_key())  # type: ignore[attr-defined]
+
+    return check_ahead(
+        it,
+        peer=KOR,
+        self_nation=USA,
+        cursor=Cursor(cursor, GENESIS),
+        verify=verify,
+        urgent=lambda env: rules.overtakes(CAMP_DAVID, env.body),
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (message(), True),
+        (message(channel="leaders.usa-kor", rel_to=(USA, KOR)), True),
+        (message(Precedence.IMMEDIATE), False),
+        (message(Precedence.ROUTINE), False),
+        # A consultation's channel is created by an earlier event of the stream.
+        (message(channel="consult-kor-1"), False),
+        (
+            MessageAcknowledged(
+                message_id=MessageId("x"), nation=KOR, by=Handle("kor.ops"), at=1.0
+            ),
+            False,
+        ),
+    ],
+)
+def test_only_a_flash_message_on_a_compact_channel_overtakes(body: object, expected: bool) -> None:
+    assert rules.overtakes(CAMP_DAVID, body) is expected
+
+
+def test_a_flash_sent_ahead_passes_every_check_but_the_chain() -> None:
+    env = envelope(message())
+    assert ahead(item(env)) == env
+
+
+def test_an_item_the_stream_has_reached_is_passed_over() -> None:
+    env = envelope(message())
+    assert ahead(item(env, seq=5), cursor=5) is None
+    assert ahead(item(env, seq=4), cursor=5) is None
+
+
+def test_what_may_not_overtake_is_refused() -> None:
+    with pytest.raises(NotUrgent, match="only a FLASH message on a channel of the compact"):
+        ahead(item(envelope(message(Precedence.ROUTINE))))
+
+
+def test_the_link_checks_hold_ahead() -> None:
+    with pytest.raises(WrongOrigin, match="claims origin JPN"):
+        ahead(item(envelope(message()), origin="JPN"))
+    with pytest.raises(WrongOrigin, match="addressed to JPN"):
+        ahead(item(envelope(message()), destination="JPN"))
+
+
+def test_a_forged_or_foreign_item_is_refused_ahead() -> None:
+    with pytest.raises(BadSignature):
+        ahead(item(envelope(message())), key=generate_signing_key())
+    secret = envelope(
+        message(channel="ops.jpn-kor", rel_to=(NationCode("JPN"), KOR)),
+        rel_to=(NationCode("JPN"), KOR),
+    )
+    with pytest.raises(NotReleasable):
+        ahead(item(secret))
