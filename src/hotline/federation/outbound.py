@@ -172,11 +172,11 @@ class Outbound:
             link.connected, link.since = True, time.time()
             await self._set_acked(link, first.cursor)
             sent = _Sent(in_order=first.cursor)
-            lane = (
-                asyncio.create_task(self._send_ahead(ws, link, sent))
-                if self.settings.urgent_lane
-                else None
-            )
+            lane = None
+            if self.settings.urgent_lane:
+                # What waited through an outage goes before the first batch.
+                await self._ahead_once(ws, link, sent)
+                lane = asyncio.create_task(self._send_ahead(ws, link, sent))
             try:
                 await self._send_batches(ws, peer, link, sent)
             finally:
@@ -249,17 +249,22 @@ class Outbound:
         wake = self._wake_ahead[link.peer]
         while True:
             wake.clear()
-            rows = self._urgent(link.peer, max(sent.in_order, sent.ahead))
-            if not rows:
-                await wake.wait()
-                continue
-            items = self._items(link.peer, rows)
-            sent.ahead = items[-1].seq
             try:
-                await ws.send(wire.encoder.encode(wire.Ahead(items=items)))
+                if not await self._ahead_once(ws, link, sent):
+                    await wake.wait()
             except ConnectionClosed:
                 return  # the batches' loop sees it too, and reconnects
-            link.sent_ahead += len(items)
+
+    async def _ahead_once(self, ws: ClientConnection, link: LinkState, sent: _Sent) -> bool:
+        """Send the urgent items not sent yet on this connection, if any (one frame)."""
+        rows = self._urgent(link.peer, max(sent.in_order, sent.ahead))
+        if not rows:
+            return False
+        items = self._items(link.peer, rows)
+        sent.ahead = items[-1].seq
+        await ws.send(wire.encoder.encode(wire.Ahead(items=items)))
+        link.sent_ahead += len(items)
+        return True
 
     def _items(
         self, peer: NationCode, rows: list[tuple[int, bytes, bytes]]
