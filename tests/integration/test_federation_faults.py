@@ -62,8 +62,9 @@ async def _login(url: str, handle: str) -> httpx.AsyncClient:
 class Senders:
     """``SENDERS`` concurrent HTTP clients of USA's ops centre posting numbered messages."""
 
-    def __init__(self, cluster: DemoCluster, channel: str) -> None:
-        self.url = cluster.url("USA")
+    def __init__(self, cluster: DemoCluster, channel: str, nation: str = "USA") -> None:
+        self.url = cluster.url(nation)
+        self.handle = f"{nation.lower()}.ops"
         self.channel = channel
         self.ok: list[str] = []  # ids that got a 201
         self.failed = 0
@@ -71,7 +72,7 @@ class Senders:
 
     async def send(self, count: int, *, stop_on_error: bool = False) -> None:
         """Post ``count`` more messages."""
-        clients = [await _login(self.url, "usa.ops") for _ in range(SENDERS)]
+        clients = [await _login(self.url, self.handle) for _ in range(SENDERS)]
         tickets = iter(range(count))
         try:
             await asyncio.gather(*(self._worker(c, tickets, stop_on_error) for c in clients))
@@ -265,6 +266,80 @@ async def test_a_flash_overtakes_the_backlog_of_an_outage(demo: DemoCluster) -> 
     assert [m for m in got if m != flash] == stream[:-1], "the ROUTINE order changed"
     rows = db_rows(_db(demo, "JPN"), "SELECT COUNT(*) FROM peer_ahead")
     assert rows == [(0,)], "an item applied ahead was never matched by its in-order copy"
+
+
+async def test_the_acknowledgment_of_a_flash_overtakes_the_backlog_back(
+    demo: DemoCluster,
+) -> None:
+    """Both directions cut. JPN gets USA's FLASH first when USA's link heals, and acknowledges
+    it while its own link to USA is still down behind 1,000 ROUTINE messages of JPN's. When
+    that link heals, USA stores JPN's acknowledgment before JPN's backlog."""
+    demo.nations = ["USA", "JPN"]
+    demo.init()
+    to_jpn = TcpProxy(_federation_port(demo, "JPN"))
+    to_usa = TcpProxy(_federation_port(demo, "USA"))
+    for proxy in (to_jpn, to_usa):
+        await proxy.start()
+    try:
+        tune_federation(
+            demo.dirs["USA"], peers={"JPN": f"127.0.0.1:{to_jpn.port}"}, backoff_max_s=0.5
+        )
+        tune_federation(
+            demo.dirs["JPN"],
+            peers={"USA": f"127.0.0.1:{to_usa.port}"},
+            backoff_max_s=0.5,
+            batch_max=50,
+        )
+        await _start(demo)
+        usa = await _login(demo.url("USA"), "usa.ops")
+        jpn = await _login(demo.url("JPN"), "jpn.ops")
+        try:
+            await _drained(demo, ("JPN",))
+            to_jpn.cut()
+            to_usa.cut()
+            jpn_senders = Senders(demo, "ops.usa-jpn", nation="JPN")
+            await jpn_senders.send(1_000)  # JPN's backlog to USA
+            resp = await usa.post(
+                "/api/v1/channels/ops.usa-jpn/messages",
+                json={"precedence": "flash", "body": "missile launch detected"},
+            )
+            assert resp.status_code == 201, resp.text
+            flash = str(resp.json()["id"])
+            to_jpn.heal()  # USA -> JPN only
+
+            async def arrived() -> bool:
+                return (await jpn.get(f"/api/v1/messages/{flash}")).status_code == 200
+
+            deadline = time.monotonic() + 20
+            while not await arrived():
+                assert time.monotonic() < deadline, "the FLASH did not reach JPN"
+                await asyncio.sleep(0.05)
+            ack = await jpn.post(f"/api/v1/messages/{flash}/ack")
+            assert ack.status_code == 200, ack.text
+            to_usa.heal()
+            deadline = time.monotonic() + 40
+            while True:
+                detail = (await usa.get(f"/api/v1/messages/{flash}")).json()
+                done = len(received_messages(_db(demo, "USA"), "JPN")) == len(jpn_senders.ok)
+                if detail["receipts"]["JPN"]["acked_at"] is not None and done:
+                    break
+                assert time.monotonic() < deadline, "JPN's stream to USA did not drain"
+                await asyncio.sleep(0.05)
+        finally:
+            await usa.aclose()
+            await jpn.aclose()
+    finally:
+        for proxy in (to_jpn, to_usa):
+            await proxy.close()
+    rows = db_rows(
+        _db(demo, "USA"),
+        "SELECT seq, type FROM events WHERE origin = 'JPN' AND type IN "
+        "('message_sent', 'message_acknowledged') ORDER BY seq",
+    )
+    kinds = [kind for _, kind in rows]
+    # USA stored the acknowledgment before JPN's backlog, which was queued before it.
+    assert kinds.index("message_acknowledged") == 0, kinds[:5]
+    assert kinds.count("message_sent") == 1_000
 
 
 def _federation_port(cluster: DemoCluster, nation: str) -> int:

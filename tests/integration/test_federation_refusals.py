@@ -57,6 +57,7 @@ from tests.integration.federation_support import (
     federated,
     federation_port,
     start_node,
+    stop_node,
     tune_federation,
 )
 from tests.support import Cluster, eventually, recv_until
@@ -567,6 +568,8 @@ async def test_a_flash_sent_ahead_is_applied_once_and_its_copy_only_moves_the_cu
             shown_ids.append(event["id"])
     # Every message shown once: the FLASH's in-order copy published nothing.
     assert shown_ids == [_mid(envs[0]), _mid(envs[1]), _mid(last_env)]
+    status = {p["nation"]: p for p in (await ops.get("/api/v1/peers")).json()}
+    assert status["KOR"]["applied_ahead"] == 1
     assert peer.cursor() == (4, last_hash)
     for env in envs:
         assert db_rows(peer.db, "SELECT COUNT(*) FROM events WHERE id = ?", (env.id,)) == [(1,)]
@@ -651,3 +654,80 @@ async def test_an_item_sent_ahead_that_the_stream_has_passed_is_ignored(peer: Fa
         assert wire.to_sender.decode(await ws.recv(decode=False)) == wire.Ack(cursor=2)
     assert peer.refusals() == [] and _ahead_rows(peer) == []
     assert db_rows(peer.db, "SELECT COUNT(*) FROM events WHERE id = ?", (flash.id,)) == [(1,)]
+
+
+async def test_an_item_applied_ahead_survives_a_restart_and_is_matched_after(
+    peer: FakePeer,
+) -> None:
+    """The item applied ahead and its ``peer_ahead`` row are committed together: after USA's
+    node restarts, the in-order copy still only moves the cursor."""
+    envs = [peer.envelope(_routine(peer)), peer.envelope()]
+    items, last = _chain(peer, envs)
+    async with peer.link() as (ws, _):
+        await ws.send(wire.encoder.encode(wire.Ahead(items=[items[1]])))
+
+        async def applied() -> bool:
+            return len(_ahead_rows(peer)) == 1
+
+        await eventually(applied, what="the FLASH applied ahead")
+    usa = peer.cluster["USA"]
+    await stop_node(usa)
+    await start_node(usa)
+    ops = await usa.login("usa.ops")
+    status = {p["nation"]: p for p in (await ops.get("/api/v1/peers")).json()}
+    assert status["KOR"]["applied_ahead"] == 0  # counted since the node started
+    assert await peer.push(wire.Batch(items=items)) == [wire.Ack(cursor=2)]
+    assert peer.cursor() == (2, last)
+    assert _ahead_rows(peer) == [] and peer.refusals() == []
+    for env in envs:
+        assert db_rows(peer.db, "SELECT COUNT(*) FROM events WHERE id = ?", (env.id,)) == [(1,)]
+    flash = (await ops.get(f"/api/v1/messages/{_mid(envs[1])}")).json()
+    assert flash["precedence"] == "flash"
+
+
+async def test_a_receipt_of_a_flash_goes_ahead_and_others_do_not(peer: FakePeer) -> None:
+    """KOR's acknowledgment of USA's FLASH, sent ahead, shows at USA at once; its
+    acknowledgment of a ROUTINE message may not overtake; one of a message USA does not hold
+    is passed over (the in-order copy will come)."""
+    usa = await peer.cluster["USA"].login("usa.ops")
+    mids = {}
+    for precedence in ("flash", "routine"):
+        resp = await usa.post(
+            "/api/v1/channels/ops.usa-jpn-kor/messages",
+            json={"precedence": precedence, "body": f"a {precedence} message"},
+        )
+        mids[precedence] = str(resp.json()["id"])
+
+    def ack(mid: str) -> Envelope:
+        body = MessageAcknowledged(
+            message_id=MessageId(mid), nation=NationCode("KOR"), by=Handle("kor.ops"), at=1.0
+        )
+        return peer.envelope(body)
+
+    acks = [ack(mids["flash"]), ack(mids["routine"]), ack("usa-unknown")]
+    items, last = _chain(peer, acks)
+    async with peer.link() as (ws, _):
+        await ws.send(wire.encoder.encode(wire.Ahead(items=items)))
+
+        async def acked() -> bool:
+            detail = (await usa.get(f"/api/v1/messages/{mids['flash']}")).json()
+            return detail["receipts"]["KOR"]["acked_at"] is not None
+
+        await eventually(acked, what="KOR's acknowledgment of the FLASH, sent ahead")
+        await eventually(lambda: _one_refusal(peer), what="the refusal of the ROUTINE's ack")
+        assert peer.refusals()[0][1] == "not_urgent"
+        assert _ahead_rows(peer) == [("KOR", 1, acks[0].id)]
+        assert peer.cursor()[0] == 0
+        routine = (await usa.get(f"/api/v1/messages/{mids['routine']}")).json()
+        assert routine["receipts"]["KOR"]["acked_at"] is None
+        # The stream in order: the FLASH's ack only moves the cursor, the others are applied.
+        await ws.send(wire.encoder.encode(wire.Batch(items=items)))
+        assert wire.to_sender.decode(await ws.recv(decode=False)) == wire.Ack(cursor=3)
+    assert peer.cursor() == (3, last) and _ahead_rows(peer) == []
+    routine = (await usa.get(f"/api/v1/messages/{mids['routine']}")).json()
+    assert routine["receipts"]["KOR"]["acked_at"] is not None
+    assert len(peer.refusals()) == 1
+
+
+async def _one_refusal(peer: FakePeer) -> bool:
+    return len(peer.refusals()) == 1

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from hotline.domain.events import (
     Envelope,
     EventBody,
     LinkTestSent,
+    MessageAcknowledged,
     MessagesDelivered,
     MessageSent,
 )
@@ -146,5 +148,82 @@ async def test_a_receipt_of_many_messages_may_arrive_before_some_of_them(tmp_pat
             assert state is not None
             assert state.receipts[KOR].delivered_at == now + 1
             assert state.receipts[JPN].delivered_at is None
+    finally:
+        store.close()
+
+
+async def test_the_outbox_marks_what_may_overtake(tmp_path: Path) -> None:
+    """JPN's node: its FLASH on a compact channel, and its receipts of a FLASH, are marked
+    urgent on its streams (the urgent lane); ROUTINE and its receipts are not."""
+    store = SqliteStore(tmp_path / "hotline.db")
+    store.start()
+    try:
+        usa = Signer("USA", generate_signing_key())
+        jpn = Signer("JPN", generate_signing_key())
+        projector = projections.Projector(load_compact("camp-david"), JPN)
+        everyone = (USA, JPN, KOR)
+
+        def env(signer: Signer, body: EventBody) -> Envelope:
+            origin = NationCode(signer.nation)
+            e = Envelope(
+                id=EventId(new_id("e")), origin=origin, at=time.time(), rel_to=everyone, body=body
+            )
+            return signer.sign_envelope(e)
+
+        def sent(nation: NationCode, precedence: Precedence, channel: str) -> MessageSent:
+            return MessageSent(
+                message_id=MessageId(new_id(nation.lower())),
+                channel=ChannelId(channel),
+                sender=Handle(f"{nation.lower()}.ops"),
+                nation=nation,
+                precedence=precedence,
+                classification=Classification.SECRET,
+                rel_to=everyone,
+                body="b",
+                sent_at=time.time(),
+            )
+
+        flash = sent(USA, Precedence.FLASH, "ops.usa-jpn-kor")
+        routine = sent(USA, Precedence.ROUTINE, "ops.usa-jpn-kor")
+        now = time.time()
+        by = Handle("jpn.ops")
+        cases: list[tuple[str, EventBody, bool]] = [
+            (
+                "ack of a FLASH",
+                MessageAcknowledged(message_id=flash.message_id, nation=JPN, by=by, at=now),
+                True,
+            ),
+            (
+                "ack of a ROUTINE",
+                MessageAcknowledged(message_id=routine.message_id, nation=JPN, by=by, at=now),
+                False,
+            ),
+            (
+                "delivered, one FLASH among them",
+                MessagesDelivered(
+                    message_ids=(routine.message_id, flash.message_id), nation=JPN, at=now
+                ),
+                True,
+            ),
+            (
+                "delivered, ROUTINE",
+                MessagesDelivered(message_ids=(routine.message_id,), nation=JPN, at=now),
+                False,
+            ),
+            ("own FLASH", sent(JPN, Precedence.FLASH, "ops.usa-jpn-kor"), True),
+            ("own IMMEDIATE", sent(JPN, Precedence.IMMEDIATE, "ops.usa-jpn-kor"), False),
+        ]
+        await store.run(lambda c: projector.append(c, [env(usa, flash), env(usa, routine)]))
+        for _, body, _ in cases:
+            own = env(jpn, body)
+            await store.run(partial(projector.append, envs=[own]))
+        for peer in (USA, KOR):
+            marks = [
+                bool(u)
+                for (u,) in store.reader.execute(
+                    "SELECT urgent FROM outbox WHERE peer = ? ORDER BY seq", (peer,)
+                )
+            ]
+            assert marks == [urgent for _, _, urgent in cases], peer
     finally:
         store.close()

@@ -4,6 +4,7 @@ and what a receiver checks of an item sent ahead of its place (``checks.check_ah
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
 import msgspec
 import pytest
@@ -14,6 +15,8 @@ from hotline.domain.events import (
     Envelope,
     EventBody,
     MessageAcknowledged,
+    MessageEscalated,
+    MessagesDelivered,
     MessageSent,
     encode_envelope,
 )
@@ -107,6 +110,63 @@ def ahead(it: wire.StreamItem, cursor: int = 0, key: object = KEY) -> Envelope |
 )
 def test_only_a_flash_message_on_a_compact_channel_overtakes(body: object, expected: bool) -> None:
     assert rules.overtakes(CAMP_DAVID, body) is expected
+
+
+def _ack(mid: str = "usa-1") -> MessageAcknowledged:
+    return MessageAcknowledged(message_id=MessageId(mid), nation=KOR, by=Handle("kor.ops"), at=1.0)
+
+
+@pytest.mark.parametrize(
+    ("body", "known", "expected"),
+    [
+        (_ack(), True, True),
+        (_ack(), False, False),
+        (_ack(), None, None),  # a receipt of a message not held here: cannot tell
+        (
+            MessagesDelivered(message_ids=(MessageId("a"), MessageId("b")), nation=KOR, at=1.0),
+            True,
+            True,
+        ),
+        (
+            MessageEscalated(
+                message_id=MessageId("a"), nation=KOR, level=1, notified=(), at=1.0, next_at=2.0
+            ),
+            True,
+            True,
+        ),
+        # A message is judged by itself, whatever the store says.
+        (message(Precedence.ROUTINE), True, False),
+    ],
+)
+def test_a_receipt_overtakes_when_its_message_does(
+    body: object, known: bool | None, expected: bool | None
+) -> None:
+    asked: list[tuple[str, ...]] = []
+
+    def flash_among(ids: Sequence[MessageId]) -> bool | None:
+        asked.append(tuple(ids))
+        return known
+
+    assert rules.overtakes(CAMP_DAVID, body, flash_among) is expected
+    if isinstance(body, MessagesDelivered):
+        assert asked == [("a", "b")]
+
+
+def test_a_receipt_of_a_message_not_held_yet_is_passed_over() -> None:
+    env = envelope(_ack())
+
+    def verify(e: Envelope) -> None:
+        verify_envelope(e, KEY.public_key())
+
+    got = check_ahead(
+        item(env),
+        peer=KOR,
+        self_nation=USA,
+        cursor=Cursor(0, GENESIS),
+        verify=verify,
+        urgent=lambda e: rules.overtakes(CAMP_DAVID, e.body, lambda ids: None),
+    )
+    assert got is None
 
 
 def test_a_flash_sent_ahead_passes_every_check_but_the_chain() -> None:

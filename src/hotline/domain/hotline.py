@@ -21,7 +21,7 @@ IMMEDIATE 30 min, PRIORITY 3 h, ROUTINE 6 h by default).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import msgspec
 
@@ -242,20 +242,32 @@ def start(compact: Compact, sent: MessageSent) -> MessageState:
     return MessageState(sent=sent, receipts=receipts)
 
 
-def overtakes(compact: Compact, body: object) -> bool:
-    """Whether an event may travel ahead of its stream's backlog (federation's urgent lane):
-    a FLASH message on a channel of the compact.
+#: What a receipt's messages are, as a node knows them: True if one of them is a FLASH on a
+#: channel of the compact, False if none is, None if the node holds none of them.
+FlashAmong = Callable[[Sequence[MessageId]], "bool | None"]
 
-    Such a message depends on nothing earlier in its origin's stream (a compact channel exists
-    on every node from the start; a consultation channel is created by an earlier event, so
-    its messages keep their place). Its receipts, acknowledgments and escalations follow it
-    and keep their order.
+
+def overtakes(compact: Compact, body: object, flash_among: FlashAmong | None = None) -> bool | None:
+    """Whether an event may travel ahead of its stream's backlog (federation's urgent lane):
+    a FLASH message on a channel of the compact, and a receipt (delivered, read, acknowledged,
+    escalated) of one.
+
+    Such a message depends on nothing earlier in its origin's stream: a compact channel exists
+    on every node from the start (a consultation channel is created by an earlier event, so
+    its messages keep their place). A receipt depends only on its message, which it follows,
+    and folding receipts is order-tolerant (``apply_receipt``). Whether a receipt's message is
+    such a FLASH is a question for the store (``flash_among``); without it, receipts keep their
+    place. None: a receipt of messages this node does not hold (it cannot tell).
     """
-    return (
-        isinstance(body, MessageSent)
-        and body.precedence is Precedence.FLASH
-        and compact.channel(body.channel) is not None
-    )
+    if isinstance(body, MessageSent):
+        return body.precedence is Precedence.FLASH and compact.channel(body.channel) is not None
+    if flash_among is None:
+        return False
+    if isinstance(body, MessagesDelivered):
+        return flash_among(body.message_ids)
+    if isinstance(body, MessageDelivered | MessageRead | MessageAcknowledged | MessageEscalated):
+        return flash_among((body.message_id,))
+    return False
 
 
 ReceiptEvent = MessageDelivered | MessageRead | MessageAcknowledged | MessageEscalated

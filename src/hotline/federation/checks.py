@@ -97,10 +97,12 @@ def check_ahead(
     self_nation: NationCode,
     cursor: Cursor,
     verify: Callable[[Envelope], None],
-    urgent: Callable[[Envelope], bool],
+    urgent: Callable[[Envelope], bool | None],
 ) -> Envelope | None:
     """The envelope of an item sent ahead of its place (the urgent lane), or None if the
-    stream has already reached it (the in-order copy won the race: nothing to do).
+    stream has already reached it (the in-order copy won the race: nothing to do), or if
+    ``urgent`` cannot tell (a receipt of a message this node does not hold yet: the in-order
+    copy will come in its place).
 
     Every check of ``check_item`` but the chain's (its ``prev_hash`` is checked when the
     in-order copy arrives), and ``urgent(env)``: only what the receiver's own rule lets
@@ -115,10 +117,13 @@ def check_ahead(
     if item.seq <= cursor.seq:
         return None
     env = _check_event(item, bytes(item.event), peer, self_nation, verify)
-    if not urgent(env):
+    verdict = urgent(env)
+    if verdict is None:
+        return None
+    if not verdict:
         raise NotUrgent(
             f"{peer} seq {item.seq}: event {env.id} ({env.type}) was sent ahead of its place; "
-            "only a FLASH message on a channel of the compact may be"
+            "only a FLASH message on a channel of the compact, or a receipt of one, may be"
         )
     return env
 

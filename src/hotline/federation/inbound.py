@@ -279,10 +279,11 @@ class Inbound:
         """Apply items the peer sent ahead of their place in its stream (the urgent lane).
 
         Each is checked as ``check_ahead`` says and applied as an in-order item would be
-        (stored, projected, published, its receipt to follow), with a ``peer_ahead`` row that
-        its in-order copy will have to match. An item the stream has already reached, or
-        already applied ahead, is passed over. A refused one is recorded but does not close the
-        link: its in-order copy will come, and be checked, in its place.
+        (stored, projected, published, a message's receipt to follow), with a ``peer_ahead``
+        row that its in-order copy will have to match. An item the stream has already reached,
+        already applied ahead, or a receipt of a message not held here yet, is passed over. A
+        refused one is recorded but does not close the link: its in-order copy will come, and
+        be checked, in its place.
         """
         now = time.time()
         key = self.trust.peers[peer].signing_key
@@ -292,13 +293,15 @@ class Inbound:
         def verify(env: Envelope) -> None:
             verify_envelope(env, key)
 
-        def urgent(env: Envelope) -> bool:
-            return rules.overtakes(compact, env.body)
-
         def job(
             conn: sqlite3.Connection,
-        ) -> tuple[list[Published], list[MessageSent], list[HotlineError]]:
+        ) -> tuple[int, list[Published], list[MessageSent], list[HotlineError]]:
+            def urgent(env: Envelope) -> bool | None:
+                flash = partial(projections.flash_among, conn, compact)
+                return rules.overtakes(compact, env.body, flash)
+
             cursor = load_cursor(conn, peer)
+            applied = 0
             published: list[Published] = []
             arrived: list[MessageSent] = []
             refused: list[HotlineError] = []
@@ -338,14 +341,15 @@ class Inbound:
                     refused.append(exc)
                     continue
                 conn.execute("RELEASE item")
+                applied += 1
                 published.extend(reacted)
                 if isinstance(env.body, MessageSent):
                     arrived.append(env.body)
-            return published, arrived, refused
+            return applied, published, arrived, refused
 
-        published, arrived, refused = await svc.store.run(job, urgent=True)
-        if arrived:
-            self.applied_ahead[peer] = self.applied_ahead.get(peer, 0) + len(arrived)
+        applied, published, arrived, refused = await svc.store.run(job, urgent=True)
+        if applied:
+            self.applied_ahead[peer] = self.applied_ahead.get(peer, 0) + applied
         if arrived:
             self._undelivered.extend(arrived)
             self._arrived.set()

@@ -48,6 +48,7 @@ class Federation:
         out = self.outbound.status()
         for row in out:
             row["inbound_connected"] = row["nation"] in self.inbound.connected
+            row["applied_ahead"] = self.inbound.applied_ahead.get(row["nation"], 0)
         refused = dict(
             self.outbound.svc.store.reader.execute(
                 "SELECT peer, COUNT(*) FROM refused GROUP BY peer"

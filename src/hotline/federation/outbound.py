@@ -8,10 +8,11 @@ backoff, reset as soon as the peer is heard again, and resumes from the peer's c
 outage only delays.
 
 The urgent lane: while a batch is on its way (or a backlog waits after an outage), a FLASH
-message on a compact channel (``rules.overtakes``) that is further back in the stream is sent
-at once in an ``Ahead`` frame, as the very item it will be in its batch. The receiver applies it
-ahead of its place; the in-order copy then only advances its cursor. FLASH reaches the peer's
-officials without waiting for the ROUTINE traffic queued before it.
+message on a compact channel, or a receipt of one (``rules.overtakes``), that is further back
+in the stream is sent at once in an ``Ahead`` frame, as the very item it will be in its batch.
+The receiver applies it ahead of its place; the in-order copy then only advances its cursor.
+FLASH, and word of its delivery and acknowledgment, reach the other nations without waiting for
+the ROUTINE traffic queued before them.
 
 Link tests run here too: at the compact's interval a signed ``LinkTestSent`` travels on the
 stream; the peer's ``LinkTestAnswered`` comes back on its own stream and gives the round-trip

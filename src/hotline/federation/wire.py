@@ -8,10 +8,11 @@ The connecting node pushes its stream to the node it connects to:
     receiver -> sender   Refused{seq, code, reason}             the item is recorded, not applied
     sender   -> receiver Ahead{items: [StreamItem...]}          urgent items, ahead of the batch
 
-``Ahead`` is the urgent lane: a FLASH message waiting in the backlog is sent at once, as the
-same item (seq, prev_hash, signed event) it will be in its batch. The receiver applies it ahead
-of its place and answers nothing; when the in-order copy arrives, it must be the same bytes and
-only advances the cursor (``docs/federation.md``, "The urgent lane").
+``Ahead`` is the urgent lane: a FLASH message (or a receipt of one) waiting in the backlog is
+sent at once, as the same item (seq, prev_hash, signed event) it will be in its batch. The
+receiver applies it ahead of its place and answers nothing; when the in-order copy arrives, it
+must be the same bytes and only advances the cursor (``docs/federation.md``, "The urgent
+lane").
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Sequence
+from functools import partial
 from typing import Any
 
 import msgspec
@@ -27,7 +28,7 @@ from hotline.domain.events import (
     MessageSent,
     encode_envelope,
 )
-from hotline.domain.ids import Handle, MessageId, NationCode
+from hotline.domain.ids import Handle, MessageId, NationCode, Precedence
 from hotline.domain.releasability import peers_for
 from hotline.errors import Replayed
 from hotline.ledger.chain import GENESIS, link_hash
@@ -78,7 +79,8 @@ class Projector:
             seq = int(cur.lastrowid or 0)
             self.project(conn, env, seq)
             if env.origin == self.nation:
-                urgent = rules.overtakes(self.compact, env.body)
+                flash = partial(flash_among, conn, self.compact)
+                urgent = rules.overtakes(self.compact, env.body, flash) is True
                 for peer in peers_for(env, self.nation, self.compact.nations):
                     self._enqueue(conn, peer, seq, raw, urgent)
             seqs.append(seq)
@@ -189,6 +191,21 @@ class Projector:
             return 0, GENESIS
         seq, prev_hash, event = int(row[0]), bytes(row[1]), bytes(row[2])
         return seq, link_hash(prev_hash, self.nation, peer, seq, event)
+
+
+def flash_among(
+    conn: sqlite3.Connection, compact: Compact, message_ids: Sequence[MessageId]
+) -> bool | None:
+    """Whether one of these messages is a FLASH on a channel of the compact; None if this
+    node holds none of them (``rules.overtakes``)."""
+    rows = conn.execute(
+        f"SELECT channel, prec_rank FROM messages WHERE id IN ({','.join('?' * len(message_ids))})",
+        tuple(message_ids),
+    ).fetchall()
+    if not rows:
+        return None
+    flash = Precedence.FLASH.rank
+    return any(rank == flash and compact.channel(ch) is not None for ch, rank in rows)
 
 
 def load_receipt(conn: sqlite3.Connection, message_id: str, nation: str) -> rules.Receipt | None:
