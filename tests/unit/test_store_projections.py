@@ -221,7 +221,9 @@ async def test_the_outbox_marks_what_may_overtake(tmp_path: Path) -> None:
             marks = [
                 bool(u)
                 for (u,) in store.reader.execute(
-                    "SELECT urgent FROM outbox WHERE peer = ? ORDER BY seq", (peer,)
+                    "SELECT u.seq IS NOT NULL FROM outbox o LEFT JOIN outbox_urgent u "
+                    "ON u.peer = o.peer AND u.seq = o.seq WHERE o.peer = ? ORDER BY o.seq",
+                    (peer,),
                 )
             ]
             assert marks == [urgent for _, _, urgent in cases], peer

@@ -282,11 +282,12 @@ class Outbound:
         ]
 
     def _urgent(self, peer: str, after: int) -> list[tuple[int, bytes, bytes]]:
-        """Urgent items of ``peer``'s stream after ``after`` (the ``outbox_urgent`` index)."""
+        """Urgent items of ``peer``'s stream after ``after`` (listed in ``outbox_urgent``)."""
         return self.svc.store.reader.execute(
-            "SELECT o.seq, o.prev_hash, e.raw FROM outbox o INDEXED BY outbox_urgent "
+            "SELECT o.seq, o.prev_hash, e.raw FROM outbox_urgent u "
+            "JOIN outbox o ON o.peer = u.peer AND o.seq = u.seq "
             "JOIN events e ON e.seq = o.event_seq "
-            "WHERE o.peer = ? AND o.urgent = 1 AND o.seq > ? ORDER BY o.seq LIMIT ?",
+            "WHERE u.peer = ? AND u.seq > ? ORDER BY u.seq LIMIT ?",
             (peer, after, self.settings.batch_max),
         ).fetchall()
 

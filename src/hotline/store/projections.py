@@ -79,8 +79,14 @@ class Projector:
             seq = int(cur.lastrowid or 0)
             self.project(conn, env, seq)
             if env.origin == self.nation:
-                flash = partial(flash_among, conn, self.compact)
-                urgent = rules.overtakes(self.compact, env.body, flash) is True
+                body = env.body
+                # A message that is not FLASH never overtakes: most events are such messages,
+                # and the rule's look-up need not be built for them.
+                urgent = (
+                    not isinstance(body, MessageSent) or body.precedence is Precedence.FLASH
+                ) and rules.overtakes(
+                    self.compact, body, partial(flash_among, conn, self.compact)
+                ) is True
                 for peer in peers_for(env, self.nation, self.compact.nations):
                     self._enqueue(conn, peer, seq, raw, urgent)
             seqs.append(seq)
@@ -173,9 +179,11 @@ class Projector:
         last_seq, last_hash = head
         seq = last_seq + 1
         conn.execute(
-            "INSERT INTO outbox(peer, seq, prev_hash, event_seq, urgent) VALUES (?, ?, ?, ?, ?)",
-            (peer, seq, last_hash, event_seq, urgent),
+            "INSERT INTO outbox(peer, seq, prev_hash, event_seq) VALUES (?, ?, ?, ?)",
+            (peer, seq, last_hash, event_seq),
         )
+        if urgent:
+            conn.execute("INSERT INTO outbox_urgent(peer, seq) VALUES (?, ?)", (peer, seq))
         self._heads[peer] = (seq, link_hash(last_hash, self.nation, peer, seq, raw))
 
     def stream_head(self, conn: sqlite3.Connection, peer: NationCode) -> tuple[int, bytes]:
