@@ -25,7 +25,7 @@ from tests.integration.federation_support import (
     stream_messages,
     tune_federation,
 )
-from tests.support import free_base_port
+from tests.support import eventually, free_base_port
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
@@ -310,21 +310,17 @@ async def test_the_acknowledgment_of_a_flash_overtakes_the_backlog_back(
             async def arrived() -> bool:
                 return (await jpn.get(f"/api/v1/messages/{flash}")).status_code == 200
 
-            deadline = time.monotonic() + 20
-            while not await arrived():
-                assert time.monotonic() < deadline, "the FLASH did not reach JPN"
-                await asyncio.sleep(0.05)
+            await eventually(arrived, timeout_s=20, what="the FLASH reaching JPN")
             ack = await jpn.post(f"/api/v1/messages/{flash}/ack")
             assert ack.status_code == 200, ack.text
             to_usa.heal()
-            deadline = time.monotonic() + 40
-            while True:
+
+            async def drained() -> bool:
                 detail = (await usa.get(f"/api/v1/messages/{flash}")).json()
                 done = len(received_messages(_db(demo, "USA"), "JPN")) == len(jpn_senders.ok)
-                if detail["receipts"]["JPN"]["acked_at"] is not None and done:
-                    break
-                assert time.monotonic() < deadline, "JPN's stream to USA did not drain"
-                await asyncio.sleep(0.05)
+                return detail["receipts"]["JPN"]["acked_at"] is not None and done
+
+            await eventually(drained, timeout_s=40, what="JPN's stream to USA drained")
         finally:
             await usa.aclose()
             await jpn.aclose()

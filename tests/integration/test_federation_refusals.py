@@ -452,6 +452,8 @@ async def test_malformed_frames_and_events_are_refused(peer: FakePeer) -> None:
         peer, b'{"type":"batch","items":[{"origin":"KOR"}]}', "bad_request", raw_kept=False
     )
     await _refused(peer, b'{"type":"ack","cursor":3}', "bad_request", raw_kept=False)
+    await _refused(peer, b'{"type":"ahead","items":[{"seq":"one"}]}', "bad_request", raw_kept=False)
+    await _refused(peer, b'{"type":"ahead","items":[],"x":1}', "bad_request", raw_kept=False)
     item, _ = peer.item(None, raw=b'{"id":"e-kor-1","origin":"KOR"}')
     await _refused(peer, wire.Batch(items=[item]), "bad_request")
     # A receipt of no message at all.

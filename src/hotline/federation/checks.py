@@ -70,12 +70,7 @@ def check_item(
     verify: Callable[[Envelope], None],
 ) -> tuple[Envelope, bytes]:
     """The envelope and the new chain hash; raises the specific FederationError/InputError."""
-    if item.origin != peer:
-        raise WrongOrigin(
-            f"item {item.seq} claims origin {item.origin} on {peer}'s authenticated link"
-        )
-    if item.destination != self_nation:
-        raise WrongOrigin(f"item {item.seq} is addressed to {item.destination}, not {self_nation}")
+    _check_link(item, peer, self_nation)
     if item.seq <= cursor.seq:
         raise Replayed(f"{peer} seq {item.seq} was already applied (cursor {cursor.seq})")
     if item.seq != cursor.seq + 1:
@@ -108,12 +103,7 @@ def check_ahead(
     in-order copy arrives), and ``urgent(env)``: only what the receiver's own rule lets
     overtake may (``NotUrgent`` otherwise), so a peer cannot reorder the rest of its stream.
     """
-    if item.origin != peer:
-        raise WrongOrigin(
-            f"item {item.seq} claims origin {item.origin} on {peer}'s authenticated link"
-        )
-    if item.destination != self_nation:
-        raise WrongOrigin(f"item {item.seq} is addressed to {item.destination}, not {self_nation}")
+    _check_link(item, peer, self_nation)
     if item.seq <= cursor.seq:
         return None
     env = _check_event(item, bytes(item.event), peer, self_nation, verify)
@@ -126,6 +116,16 @@ def check_ahead(
             "only a FLASH message on a channel of the compact, or a receipt of one, may be"
         )
     return env
+
+
+def _check_link(item: StreamItem, peer: NationCode, self_nation: NationCode) -> None:
+    """The item is the authenticated peer's, and addressed to us."""
+    if item.origin != peer:
+        raise WrongOrigin(
+            f"item {item.seq} claims origin {item.origin} on {peer}'s authenticated link"
+        )
+    if item.destination != self_nation:
+        raise WrongOrigin(f"item {item.seq} is addressed to {item.destination}, not {self_nation}")
 
 
 def _check_event(

@@ -226,6 +226,7 @@ class Inbound:
                         item, peer=peer, self_nation=self.nation, cursor=cursor, verify=verify
                     )
                     digest = ahead.get(item.seq)
+                    fresh = digest is None
                     if digest is None:
                         svc.projector.append(conn, [env])
                         reacted = self._react(conn, env, now, answers)
@@ -245,7 +246,7 @@ class Inbound:
                     break
                 conn.execute("RELEASE item")
                 published.extend(reacted)
-                if isinstance(env.body, MessageSent) and reacted:
+                if fresh and isinstance(env.body, MessageSent):
                     arrived.append(env.body)
                 cursor = Cursor(item.seq, new_hash)
             conn.execute(
