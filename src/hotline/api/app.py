@@ -324,6 +324,9 @@ def with_fast_send(app: Litestar, deps: ApiDeps) -> ASGIApp:
 #: ``self.transport`` in two calls (uvicorn's httptools and h11 HTTP/1.1 protocols): two
 #: ``send`` system calls and two TCP segments per response. Any other server is sent to plainly.
 _CORKABLE = frozenset({"RequestResponseCycle"})
+#: The server's WebSocket protocols known to write each frame to ``self.transport`` (uvicorn's
+#: websockets-sansio implementation, the one the node runs).
+_CORKABLE_WS = frozenset({"WebSocketsSansIOProtocol"})
 
 
 class _Cork:
@@ -407,18 +410,34 @@ async def _pump(socket: WebSocket[Any, Any, Any], sub: Any) -> None:
     # connection-state check and its exception middleware's) per frame were ~4 % of a busy
     # node's CPU. The connection-state check is kept here.
     raw: Callable[[Any], Awaitable[None]] | None = socket.scope.get(_RAW_SEND)  # type: ignore[assignment]
+    # A batch of frames (a peer's batch applied at once: its messages and their receipts)
+    # leaves in ONE write when the server's protocol writes each frame to ``self.transport``.
+    proto: Any = getattr(raw, "__self__", None)
+    corkable = type(proto).__name__ in _CORKABLE_WS
     while True:
         frames = await sub.next_batch()
         if not frames:  # overflowed: the client is not reading
             await socket.close(code=4008, reason="stream overflow: reconnect and catch up")
             return
-        for frame in frames:
-            if raw is None:
+        if raw is None:
+            for frame in frames:
                 await socket.send_data(frame.decode(), mode="text")
-                continue
-            if socket.connection_state == "disconnect":
-                raise WebSocketDisconnect(detail="the client has gone")
-            await raw({"type": "websocket.send", "text": frame.decode()})
+            continue
+        if socket.connection_state == "disconnect":
+            raise WebSocketDisconnect(detail="the client has gone")
+        if not corkable or len(frames) == 1:
+            for frame in frames:
+                await raw({"type": "websocket.send", "text": frame.decode()})
+            continue
+        real = proto.transport
+        cork = _Cork(real)
+        proto.transport = cork
+        try:
+            for frame in frames:
+                await raw({"type": "websocket.send", "text": frame.decode()})
+        finally:
+            proto.transport = real
+            cork.flush()
 
 
 async def _listen(socket: WebSocket[Any, Any, Any], sender: asyncio.Task[None]) -> None:
