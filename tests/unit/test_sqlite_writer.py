@@ -184,3 +184,15 @@ async def test_a_store_without_gathering_never_waits(tmp_path: Path) -> None:
         assert s.stats.gathered == 0
     finally:
         s.close()
+
+
+def test_savepoints_keep_their_page_images_in_memory(tmp_path: Path) -> None:
+    """Every job runs under a SAVEPOINT: its sub-journal must not be a temporary file (tens of
+    KB of writes per federated message; ``connect`` docstring)."""
+    from hotline.store.sqlite import connect
+
+    conn = connect(tmp_path / "m.db")
+    try:
+        assert conn.execute("PRAGMA temp_store").fetchone()[0] == 2  # MEMORY
+    finally:
+        conn.close()
