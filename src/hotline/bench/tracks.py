@@ -51,6 +51,12 @@ def load(path: Path) -> ModuleType:
     help="Throughput runs per configuration; the best and the median are reported [3].",
 )
 @click.option("--quick", is_flag=True, help="Fewer runs and evaluation times.")
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Worker processes for the accuracy runs [the machine's CPUs].",
+)
 @click.option("--no-plot", is_flag=True)
 @click.option(
     "--artifacts",
@@ -71,6 +77,7 @@ def tracks_cmd(
     salvo: int | None,
     repeat: int | None,
     quick: bool,
+    jobs: int | None,
     no_plot: bool,
     artifacts: str | None,
     as_json: bool,
@@ -90,6 +97,7 @@ def tracks_cmd(
         "salvo": salvo,
         "repeat": repeat,
         "quick": quick,
+        "jobs": jobs,
         "no_plot": no_plot,
         "out": artifacts,
     }
