@@ -229,3 +229,22 @@ async def test_the_outbox_marks_what_may_overtake(tmp_path: Path) -> None:
             assert marks == [urgent for _, _, urgent in cases], peer
     finally:
         store.close()
+
+
+def test_a_receipt_of_thousands_of_messages_is_judged_in_chunks(tmp_path: Path) -> None:
+    """A receipt signed after an outage may list more messages than SQLite takes variables in
+    one statement (32,766 in its default build): ``flash_among`` reads them in chunks."""
+    compact = load_compact("camp-david")
+    conn = sqlite3.connect(tmp_path / "m.db")
+    conn.execute("CREATE TABLE messages (id TEXT PRIMARY KEY, channel TEXT, prec_rank INTEGER)")
+    ids = [MessageId(f"usa-{i:05d}") for i in range(1_200)]
+    conn.executemany(
+        "INSERT INTO messages VALUES (?, 'ops.usa-jpn-kor', ?)",
+        [(m, Precedence.ROUTINE.rank) for m in ids],
+    )
+    conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 999)  # a build that allows fewer
+    assert projections.flash_among(conn, compact, ids) is False
+    conn.execute("UPDATE messages SET prec_rank = ? WHERE id = ?", (Precedence.FLASH.rank, ids[-1]))
+    assert projections.flash_among(conn, compact, ids) is True  # in the last chunk
+    assert projections.flash_among(conn, compact, [MessageId("jpn-unknown")]) is None
+    conn.close()

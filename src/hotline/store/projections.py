@@ -79,14 +79,8 @@ class Projector:
             seq = int(cur.lastrowid or 0)
             self.project(conn, env, seq)
             if env.origin == self.nation:
-                body = env.body
-                # A message that is not FLASH never overtakes: most events are such messages,
-                # and the rule's look-up need not be built for them.
-                urgent = (
-                    not isinstance(body, MessageSent) or body.precedence is Precedence.FLASH
-                ) and rules.overtakes(
-                    self.compact, body, partial(flash_among, conn, self.compact)
-                ) is True
+                flash = partial(flash_among, conn, self.compact)
+                urgent = rules.overtakes(self.compact, env.body, flash) is True
                 for peer in peers_for(env, self.nation, self.compact.nations):
                     self._enqueue(conn, peer, seq, raw, urgent)
             seqs.append(seq)
@@ -205,15 +199,19 @@ def flash_among(
     conn: sqlite3.Connection, compact: Compact, message_ids: Sequence[MessageId]
 ) -> bool | None:
     """Whether one of these messages is a FLASH on a channel of the compact; None if this
-    node holds none of them (``rules.overtakes``)."""
-    rows = conn.execute(
-        f"SELECT channel, prec_rank FROM messages WHERE id IN ({','.join('?' * len(message_ids))})",
-        tuple(message_ids),
-    ).fetchall()
-    if not rows:
-        return None
+    node holds none of them (``rules.overtakes``). A receipt may list thousands (one signed
+    after an outage): they are looked up in chunks, and the first FLASH found answers."""
     flash = Precedence.FLASH.rank
-    return any(rank == flash and compact.channel(ch) is not None for ch, rank in rows)
+    held = False
+    for chunk in _chunks(message_ids):
+        marks = ",".join("?" * len(chunk))
+        for channel, rank in conn.execute(
+            f"SELECT channel, prec_rank FROM messages WHERE id IN ({marks})", tuple(chunk)
+        ):
+            held = True
+            if rank == flash and compact.channel(channel) is not None:
+                return True
+    return False if held else None
 
 
 def load_receipt(conn: sqlite3.Connection, message_id: str, nation: str) -> rules.Receipt | None:
