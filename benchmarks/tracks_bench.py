@@ -749,6 +749,13 @@ def run(args: Any) -> dict[str, Any]:
     return result
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not a positive number of processes")
+    return value
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--runs", type=int, default=None, help="Monte Carlo runs per class")
@@ -763,7 +770,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--quick", action="store_true", help="fewer runs and evaluation times")
     ap.add_argument("--no-plot", dest="no_plot", action="store_true")
     ap.add_argument(
-        "--jobs", type=int, default=None, help="worker processes for the accuracy runs [CPUs]"
+        "--jobs", type=_positive, default=None, help="worker processes for the accuracy runs [CPUs]"
     )
     run(ap.parse_args(argv))
 
