@@ -1,8 +1,10 @@
-"""Federation's urgent lane, the pure parts: what may overtake a stream (``rules.overtakes``)
-and what a receiver checks of an item sent ahead of its place (``checks.check_ahead``)."""
+"""Federation's urgent lane, the pure parts: what may overtake a stream (``rules.overtakes``),
+what a receiver checks of an item sent ahead of its place (``checks.check_ahead``) and of its
+in-order copy (``checks.check_copy``)."""
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Sequence
 
@@ -31,8 +33,15 @@ from hotline.domain.ids import (
 )
 from hotline.errors import BadSignature, NotReleasable, WrongOrigin
 from hotline.federation import wire
-from hotline.federation.checks import Cursor, NotUrgent, check_ahead
-from hotline.ledger.chain import GENESIS
+from hotline.federation.checks import (
+    AheadMismatch,
+    BrokenChain,
+    Cursor,
+    NotUrgent,
+    check_ahead,
+    check_copy,
+)
+from hotline.ledger.chain import GENESIS, link_hash
 from hotline.signing import Signer, generate_signing_key, verify_envelope
 
 CAMP_DAVID = load_compact("camp-david")
@@ -201,3 +210,53 @@ def test_a_forged_or_foreign_item_is_refused_ahead() -> None:
     )
     with pytest.raises(NotReleasable):
         ahead(item(secret))
+
+
+# ---- the in-order copy of an item applied ahead --------------------------------------------
+
+
+def _copy(env: Envelope, seq: int = 1) -> tuple[wire.StreamItem, bytes]:
+    """The in-order copy at ``seq`` 1 (chained from GENESIS) and its bytes' digest."""
+    raw = encode_envelope(env)
+    it = wire.StreamItem(
+        origin="KOR", destination="USA", seq=seq, prev_hash=GENESIS.hex(), event=msgspec.Raw(raw)
+    )
+    return it, hashlib.sha256(raw).digest()
+
+
+def test_the_copy_of_an_item_applied_ahead_is_not_verified_again() -> None:
+    """The same bytes carry the same signature, checked when the item was applied ahead: the
+    copy costs no second Ed25519 verification, and still moves the chain."""
+    env = envelope(message())
+    it, digest = _copy(env)
+    got, new_hash = check_copy(
+        it, digest=digest, peer=KOR, self_nation=USA, cursor=Cursor(0, GENESIS)
+    )
+    assert got == env
+    assert new_hash == link_hash(GENESIS, KOR, USA, 1, encode_envelope(env))
+
+
+def test_a_copy_unlike_the_item_applied_ahead_is_refused() -> None:
+    """Another event for the seq, even one validly signed, is refused (its signature is not
+    what is checked: the digest is)."""
+    applied = envelope(message())
+    other = msgspec.structs.replace(applied, id=EventId("e-kor-2"))
+    it, _ = _copy(SIGNER.sign_envelope(other))
+    _, digest = _copy(applied)
+    with pytest.raises(AheadMismatch, match="two different events signed for one seq"):
+        check_copy(it, digest=digest, peer=KOR, self_nation=USA, cursor=Cursor(0, GENESIS))
+
+
+def test_the_copy_must_still_be_in_its_place() -> None:
+    env = envelope(message())
+    it, digest = _copy(env)
+    with pytest.raises(BrokenChain):
+        check_copy(it, digest=digest, peer=KOR, self_nation=USA, cursor=Cursor(0, b"\x01" * 32))
+    with pytest.raises(WrongOrigin, match="addressed to JPN"):
+        check_copy(
+            msgspec.structs.replace(it, destination="JPN"),
+            digest=digest,
+            peer=KOR,
+            self_nation=USA,
+            cursor=Cursor(0, GENESIS),
+        )

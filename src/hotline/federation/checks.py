@@ -10,6 +10,7 @@ applies nothing.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -83,6 +84,33 @@ def check_item(
     raw = bytes(item.event)
     env = _check_event(item, raw, peer, self_nation, verify)
     return env, link_hash(cursor.last_hash, peer, self_nation, item.seq, raw)
+
+
+def check_copy(
+    item: StreamItem,
+    *,
+    digest: bytes,
+    peer: NationCode,
+    self_nation: NationCode,
+    cursor: Cursor,
+) -> tuple[Envelope, bytes]:
+    """``check_item`` for the in-order copy of an item applied ahead of its place, whose
+    SHA-256 ``digest`` was kept then: it must be the very same bytes (``AheadMismatch``
+    otherwise), in its place in the chain. Its signature is not verified again: the same bytes
+    carry the same signature, verified when the item was applied ahead."""
+    env, new_hash = check_item(
+        item, peer=peer, self_nation=self_nation, cursor=cursor, verify=_verified_ahead
+    )
+    if hashlib.sha256(bytes(item.event)).digest() != digest:
+        raise AheadMismatch(
+            f"{peer} seq {item.seq}: the item differs from the one {peer} sent ahead of its "
+            "place (two different events signed for one seq)"
+        )
+    return env, new_hash
+
+
+def _verified_ahead(env: Envelope) -> None:
+    """The signature check of a copy whose bytes were verified when applied ahead: none."""
 
 
 def check_ahead(

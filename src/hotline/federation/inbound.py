@@ -35,7 +35,7 @@ from hotline.domain.ids import NationCode
 from hotline.domain.warning_events import WARNING_EVENTS
 from hotline.errors import BadRequest, FederationError, HotlineError, NotReleasable
 from hotline.federation import wire
-from hotline.federation.checks import AheadMismatch, Cursor, check_ahead, check_item
+from hotline.federation.checks import Cursor, check_ahead, check_copy, check_item
 from hotline.federation.outbound import publish_link_alert, stop_task
 from hotline.federation.trust import Trust
 from hotline.ledger.chain import GENESIS
@@ -222,16 +222,18 @@ class Inbound:
                 # stored) leaves no trace but its refusal.
                 conn.execute("SAVEPOINT item")
                 try:
-                    env, new_hash = check_item(
-                        item, peer=peer, self_nation=self.nation, cursor=cursor, verify=verify
-                    )
                     digest = ahead.get(item.seq)
                     fresh = digest is None
                     if digest is None:
+                        env, new_hash = check_item(
+                            item, peer=peer, self_nation=self.nation, cursor=cursor, verify=verify
+                        )
                         svc.projector.append(conn, [env])
                         reacted = self._react(conn, env, now, answers)
                     else:  # applied ahead: the same bytes, and then only the cursor moves
-                        _same_as_ahead(item, digest, peer)
+                        env, new_hash = check_copy(
+                            item, digest=digest, peer=peer, self_nation=self.nation, cursor=cursor
+                        )
                         conn.execute(
                             "DELETE FROM peer_ahead WHERE peer = ? AND seq = ?", (peer, item.seq)
                         )
@@ -464,14 +466,6 @@ class Inbound:
                 for one, sent in zip(body.each(), sents, strict=True)
             ]
         return out
-
-
-def _same_as_ahead(item: wire.StreamItem, digest: bytes, peer: NationCode) -> None:
-    if hashlib.sha256(bytes(item.event)).digest() != digest:
-        raise AheadMismatch(
-            f"{peer} seq {item.seq}: the item differs from the one {peer} sent ahead of its "
-            "place (two different events signed for one seq)"
-        )
 
 
 def _message_of(conn: sqlite3.Connection, body: Any) -> MessageSent | None:
