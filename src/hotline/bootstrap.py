@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from hotline.service.ledger import LedgerService
 from hotline.service.warning import WarningService
 from hotline.settings import Settings
 from hotline.signing import Signer
+from hotline.store.projections import index_own_receipts
 from hotline.store.sqlite import SqliteStore
 
 SIGNING_KEY = "signing.key"
@@ -85,6 +87,7 @@ def build_node(settings: Settings, node_dir: Path, clock: Clock | None = None) -
             f"{compact.id} ({', '.join(compact.nations)})"
         )
     store = SqliteStore(node_dir / settings.db, gather_s=settings.store.commit_gather_s)
+    store.run_sync(partial(index_own_receipts, nation=nation))
     signer = Signer.from_file(nation, node_dir / SIGNING_KEY)
     bus = MemoryBus()
     auth = AuthService(compact, nation, store, clock, settings.api.token_ttl_s)

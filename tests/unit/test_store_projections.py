@@ -248,3 +248,63 @@ def test_a_receipt_of_thousands_of_messages_is_judged_in_chunks(tmp_path: Path) 
     assert projections.flash_among(conn, compact, ids) is True  # in the last chunk
     assert projections.flash_among(conn, compact, [MessageId("jpn-unknown")]) is None
     conn.close()
+
+
+async def test_a_node_indexes_only_the_receipts_it_escalates(tmp_path: Path) -> None:
+    """JPN's node escalates JPN's receipts only: its due index holds those (one entry per
+    message, appended in deadline order), and the due queries use it and see nothing else."""
+    compact = load_compact("camp-david")
+    store = SqliteStore(tmp_path / "hotline.db")
+    store.run_sync(partial(projections.index_own_receipts, nation=JPN))
+    store.start()
+    try:
+        usa = Signer("USA", generate_signing_key())
+        projector = projections.Projector(compact, JPN)
+        now = time.time()
+        envs = []
+        for precedence in (Precedence.ROUTINE, Precedence.FLASH):
+            sent = MessageSent(
+                message_id=MessageId(new_id("usa")),
+                channel=ChannelId("ops.usa-jpn-kor"),
+                sender=Handle("usa.ops"),
+                nation=USA,
+                precedence=precedence,
+                classification=Classification.SECRET,
+                rel_to=(USA, JPN, KOR),
+                body="due",
+                sent_at=now,
+            )
+            env = Envelope(
+                id=EventId(new_id("e-usa")), origin=USA, at=now, rel_to=sent.rel_to, body=sent
+            )
+            envs.append(usa.sign_envelope(env))
+
+        def append(conn: sqlite3.Connection) -> None:
+            projector.append(conn, envs)
+
+        await store.run(append)
+        reader = store.reader
+        entries = reader.execute(
+            "SELECT COUNT(*) FROM receipts INDEXED BY receipts_due_own "
+            "WHERE nation = 'JPN' AND acked_at IS NULL AND next_at IS NOT NULL"
+        ).fetchone()
+        assert entries == (2,)  # JPN's receipt of each message; KOR's are KOR's node's
+        flash_ack_s = compact.ack_s[Precedence.FLASH]
+        assert projections.next_due_at(reader, JPN) == now + flash_ack_s
+        assert projections.message_ids_due(reader, JPN, now + flash_ack_s) == [
+            envs[1].body.message_id  # type: ignore[union-attr]
+        ]
+        plan = " ".join(
+            str(row[3])
+            for row in reader.execute(
+                "EXPLAIN QUERY PLAN SELECT message_id FROM receipts WHERE nation = 'JPN' "
+                "AND acked_at IS NULL AND next_at IS NOT NULL AND next_at <= 1 ORDER BY next_at"
+            )
+        )
+        assert "receipts_due_own" in plan
+        # Another nation's receipts are still answered (a full scan), just not indexed.
+        assert projections.next_due_at(reader, KOR) == now + flash_ack_s
+        with pytest.raises(ValueError, match="not a nation code"):
+            projections.next_due_at(reader, "JPN' OR 1=1 --")
+    finally:
+        store.close()

@@ -6,6 +6,7 @@ rows a rule needs and writes back what it returned.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Iterable, Sequence
 from functools import partial
@@ -345,21 +346,41 @@ def decode_sent(raw: bytes) -> MessageSent:
     return _sent_decoder.decode(raw)
 
 
+def _nation_literal(nation: str) -> str:
+    """``nation`` as an SQL string literal: the receipts-due index is partial on it, and SQLite
+    uses a partial index only for a query that names the same value (a bound parameter does
+    not)."""
+    if not re.fullmatch(r"[A-Z]{2,8}", nation):
+        raise ValueError(f"not a nation code: {nation!r}")
+    return f"'{nation}'"
+
+
+def index_own_receipts(conn: sqlite3.Connection, nation: str) -> None:
+    """Index the receipts ``nation``'s node escalates: its own, while unacknowledged and due.
+
+    Only the node's own nation is in it: its entries arrive in ``next_at`` order at the end of
+    the tree, one page per commit, where an index of every nation's receipts took three.
+    """
+    conn.execute(
+        "CREATE INDEX IF NOT EXISTS receipts_due_own ON receipts(next_at) "
+        f"WHERE nation = {_nation_literal(nation)} AND acked_at IS NULL AND next_at IS NOT NULL"
+    )
+
+
 def message_ids_due(conn: sqlite3.Connection, nation: str, now: float) -> list[MessageId]:
     return [
         MessageId(str(r[0]))
         for r in conn.execute(
-            "SELECT message_id FROM receipts WHERE nation = ? AND acked_at IS NULL "
-            "AND next_at IS NOT NULL AND next_at <= ? ORDER BY next_at",
-            (nation, now),
+            f"SELECT message_id FROM receipts WHERE nation = {_nation_literal(nation)} "
+            "AND acked_at IS NULL AND next_at IS NOT NULL AND next_at <= ? ORDER BY next_at",
+            (now,),
         )
     ]
 
 
 def next_due_at(conn: sqlite3.Connection, nation: str) -> float | None:
     row = conn.execute(
-        "SELECT MIN(next_at) FROM receipts WHERE nation = ? AND acked_at IS NULL "
-        "AND next_at IS NOT NULL",
-        (nation,),
+        f"SELECT MIN(next_at) FROM receipts WHERE nation = {_nation_literal(nation)} "
+        "AND acked_at IS NULL AND next_at IS NOT NULL"
     ).fetchone()
     return float(row[0]) if row and row[0] is not None else None
