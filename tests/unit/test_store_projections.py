@@ -296,15 +296,27 @@ async def test_a_node_indexes_only_the_receipts_it_escalates(tmp_path: Path) -> 
         ]
         plan = " ".join(
             str(row[3])
-            for row in reader.execute(
-                "EXPLAIN QUERY PLAN SELECT message_id FROM receipts WHERE nation = 'JPN' "
-                "AND acked_at IS NULL AND next_at IS NOT NULL AND next_at <= 1 ORDER BY next_at"
+            for row in reader.execute(  # the due query's shape, the nation bound
+                "EXPLAIN QUERY PLAN SELECT message_id FROM receipts WHERE nation = ? "
+                "AND acked_at IS NULL AND next_at IS NOT NULL AND next_at <= ? ORDER BY next_at",
+                (JPN, now),
             )
         )
         assert "receipts_due_own" in plan
         # Another nation's receipts are still answered (a full scan), just not indexed.
         assert projections.next_due_at(reader, KOR) == now + flash_ack_s
+    finally:
+        store.close()
+
+
+def test_only_a_nation_code_reaches_the_index_definition(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "hotline.db")
+    try:
         with pytest.raises(ValueError, match="not a nation code"):
-            projections.next_due_at(reader, "JPN' OR 1=1 --")
+            store.run_sync(partial(projections.index_own_receipts, nation="JPN' OR 1=1 --"))
+        names = store.reader.execute(
+            "SELECT name FROM sqlite_schema WHERE type = 'index' AND name = 'receipts_due_own'"
+        ).fetchall()
+        assert names == []
     finally:
         store.close()

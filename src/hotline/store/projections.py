@@ -347,9 +347,8 @@ def decode_sent(raw: bytes) -> MessageSent:
 
 
 def _nation_literal(nation: str) -> str:
-    """``nation`` as an SQL string literal: the receipts-due index is partial on it, and SQLite
-    uses a partial index only for a query that names the same value (a bound parameter does
-    not)."""
+    """``nation`` as an SQL string literal, for the index's definition (DDL takes no bound
+    parameters); anything but a nation code is refused."""
     if not re.fullmatch(r"[A-Z]{2,8}", nation):
         raise ValueError(f"not a nation code: {nation!r}")
     return f"'{nation}'"
@@ -360,6 +359,7 @@ def index_own_receipts(conn: sqlite3.Connection, nation: str) -> None:
 
     Only the node's own nation is in it: its entries arrive in ``next_at`` order at the end of
     the tree, one page per commit, where an index of every nation's receipts took three.
+    SQLite uses it for the due queries below: it plans them with the nation bound.
     """
     conn.execute(
         "CREATE INDEX IF NOT EXISTS receipts_due_own ON receipts(next_at) "
@@ -371,16 +371,17 @@ def message_ids_due(conn: sqlite3.Connection, nation: str, now: float) -> list[M
     return [
         MessageId(str(r[0]))
         for r in conn.execute(
-            f"SELECT message_id FROM receipts WHERE nation = {_nation_literal(nation)} "
-            "AND acked_at IS NULL AND next_at IS NOT NULL AND next_at <= ? ORDER BY next_at",
-            (now,),
+            "SELECT message_id FROM receipts WHERE nation = ? AND acked_at IS NULL "
+            "AND next_at IS NOT NULL AND next_at <= ? ORDER BY next_at",
+            (nation, now),
         )
     ]
 
 
 def next_due_at(conn: sqlite3.Connection, nation: str) -> float | None:
     row = conn.execute(
-        f"SELECT MIN(next_at) FROM receipts WHERE nation = {_nation_literal(nation)} "
-        "AND acked_at IS NULL AND next_at IS NOT NULL"
+        "SELECT MIN(next_at) FROM receipts WHERE nation = ? AND acked_at IS NULL "
+        "AND next_at IS NOT NULL",
+        (nation,),
     ).fetchone()
     return float(row[0]) if row and row[0] is not None else None
