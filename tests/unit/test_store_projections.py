@@ -227,6 +227,9 @@ async def test_the_outbox_marks_what_may_overtake(tmp_path: Path) -> None:
                 )
             ]
             assert marks == [urgent for _, _, urgent in cases], peer
+            # The lane's cue: the last urgent seq queued (the own FLASH, 5th of the stream).
+            last_urgent = max(i for i, (_, _, urgent) in enumerate(cases, start=1) if urgent)
+            assert projector.urgent_upto[peer] == last_urgent
     finally:
         store.close()
 

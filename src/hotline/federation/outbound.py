@@ -176,7 +176,7 @@ class Outbound:
             lane = None
             if self.settings.urgent_lane:
                 # What waited through an outage goes before the first batch.
-                await self._ahead_once(ws, link, sent)
+                await self._ahead_once(ws, link, sent, ask=True)
                 lane = asyncio.create_task(self._send_ahead(ws, link, sent))
             try:
                 await self._send_batches(ws, peer, link, sent)
@@ -256,9 +256,18 @@ class Outbound:
             except ConnectionClosed:
                 return  # the batches' loop sees it too, and reconnects
 
-    async def _ahead_once(self, ws: ClientConnection, link: LinkState, sent: _Sent) -> bool:
-        """Send the urgent items not sent yet on this connection, if any (one frame)."""
-        rows = self._urgent(link.peer, max(sent.in_order, sent.ahead))
+    async def _ahead_once(
+        self, ws: ClientConnection, link: LinkState, sent: _Sent, *, ask: bool = False
+    ) -> bool:
+        """Send the urgent items not sent yet on this connection, if any (one frame).
+
+        The store is asked only if the projector queued an urgent item past what this
+        connection has sent, or if ``ask`` (a new connection: what an outage left behind).
+        """
+        after = max(sent.in_order, sent.ahead)
+        if not ask and self.svc.projector.urgent_upto.get(link.peer, 0) <= after:
+            return False
+        rows = self._urgent(link.peer, after)
         if not rows:
             return False
         items = self._items(link.peer, rows)

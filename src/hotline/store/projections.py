@@ -56,6 +56,11 @@ class Projector:
         #: (``forget_heads``: the store and savepoint users call it) and read again from the
         #: ``outbox`` (``_head``).
         self._heads: dict[NationCode, tuple[int, bytes]] = {}
+        #: The highest seq of each peer's stream queued as urgent by this process (a rolled
+        #: back one included, harmlessly). The urgent lane asks the store for urgent items only
+        #: past what a link has sent (``Outbound._ahead_once``); a link asks anyway when it
+        #: connects, for what was queued before.
+        self.urgent_upto: dict[NationCode, int] = {}
 
     def forget_heads(self) -> None:
         self._heads.clear()
@@ -179,6 +184,7 @@ class Projector:
         )
         if urgent:
             conn.execute("INSERT INTO outbox_urgent(peer, seq) VALUES (?, ?)", (peer, seq))
+            self.urgent_upto[peer] = max(seq, self.urgent_upto.get(peer, 0))
         self._heads[peer] = (seq, link_hash(last_hash, self.nation, peer, seq, raw))
 
     def stream_head(self, conn: sqlite3.Connection, peer: NationCode) -> tuple[int, bytes]:
