@@ -1,0 +1,45 @@
+"""``benchmarks/pages_per_commit.py``: the pages a message's commit writes, by b-tree, read
+from a real WAL; the figures in docs/performance.md come from it."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "pages_per_commit.py"
+
+
+def _script() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("pages_per_commit", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_receiver_indexes_its_own_receipt_and_a_sender_none() -> None:
+    """Each stored message adds one entry to the receiver's due index (its own receipt) and
+    none to the sender's; only the sender writes the outbox (one range per peer)."""
+    bench = _script()
+    sender = bench.measure("camp-david", "sender", warm=200, commits=5)
+    receiver = bench.measure("camp-david", "receiver", warm=200, commits=5)
+    assert "receipts_due_own" not in sender["by_tree"]
+    assert receiver["by_tree"]["receipts_due_own"] >= 1
+    assert "receipts_due" not in receiver["by_tree"]  # the index of every nation's: dropped
+    assert sender["by_tree"]["outbox"] >= 2 and "outbox" not in receiver["by_tree"]
+    assert sender["pages_per_commit"] == pytest.approx(sum(sender["by_tree"].values()), abs=0.1)
+
+
+def test_counts_below_one_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    bench = _script()
+    with pytest.raises(SystemExit):
+        bench.main(["--commits", "0"])
+    assert "0 is not a positive count" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        bench.main(["--compact", "warsaw-pact"])
+    assert "invalid choice: 'warsaw-pact'" in capsys.readouterr().err
