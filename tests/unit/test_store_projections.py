@@ -57,18 +57,19 @@ def _chain(store: SqliteStore, projector: projections.Projector, peer: NationCod
     """The stream to ``peer`` is 1..n, each link continuing the last; the cached head and the
     head read afresh from the outbox both match."""
     rows = store.reader.execute(
-        "SELECT o.seq, o.prev_hash, e.raw FROM outbox o JOIN events e ON e.seq = o.event_seq "
-        "WHERE o.peer = ? ORDER BY o.seq",
+        "SELECT o.seq, o.prev_hash, e.raw, o.event_seq FROM outbox o "
+        "JOIN events e ON e.seq = o.event_seq WHERE o.peer = ? ORDER BY o.seq",
         (peer,),
     ).fetchall()
     last = GENESIS
-    for expected, (seq, prev, raw) in enumerate(rows, start=1):
+    for expected, (seq, prev, raw, _) in enumerate(rows, start=1):
         assert seq == expected
         assert bytes(prev) == last
         last = link_hash(last, "USA", peer, seq, bytes(raw))
-    assert projector._heads[peer] == (len(rows), last)
+    head = (len(rows), last, rows[-1][3])
+    assert projector._heads[peer] == head
     fresh = projections.Projector(projector.compact, projector.nation)
-    assert fresh.stream_head(store.reader, peer) == (len(rows), last)
+    assert fresh.stream_head(store.reader, peer) == head
 
 
 async def test_a_rolled_back_job_leaves_no_gap_in_the_stream(tmp_path: Path) -> None:

@@ -33,10 +33,14 @@ from hotline.domain.ids import Handle, MessageId, NationCode, Precedence
 from hotline.domain.releasability import peers_for
 from hotline.errors import Replayed
 from hotline.ledger.chain import GENESIS, link_hash
-from hotline.store import consultations
+from hotline.store import consultations, outbox
 from hotline.store import warning as warning_store
 
 _sent_encoder = msgspec.json.Encoder()
+
+#: A stream's head: its last seq, the link hash that item makes, and its event's position
+#: (``event_seq``; None for an empty stream).
+Head = tuple[int, bytes, int | None]
 _sent_decoder = msgspec.json.Decoder(MessageSent)
 
 _RECEIPT_COLUMNS = (
@@ -51,11 +55,11 @@ class Projector:
     def __init__(self, compact: Compact, nation: NationCode) -> None:
         self.compact = compact
         self.nation = nation
-        #: Each peer's stream head (last seq, last link hash), so that queueing an event costs
+        #: Each peer's stream head (``Head``), so that queueing an event costs
         #: no SELECT. Only the writer thread uses it; it is dropped on any rollback
         #: (``forget_heads``: the store and savepoint users call it) and read again from the
-        #: ``outbox`` (``_head``).
-        self._heads: dict[NationCode, tuple[int, bytes]] = {}
+        #: ``outbox`` (``stream_head``).
+        self._heads: dict[NationCode, Head] = {}
         #: The highest seq of each peer's stream queued as urgent by this process (a rolled
         #: back one included, harmlessly). The urgent lane asks the store for urgent items only
         #: past what a link has sent (``Outbound._ahead_once``); a link asks anyway when it
@@ -167,39 +171,32 @@ class Projector:
     def _enqueue(
         self, conn: sqlite3.Connection, peer: NationCode, event_seq: int, raw: bytes, urgent: bool
     ) -> None:
-        """Number and chain the event on ``peer``'s stream (``outbox``); ``urgent``: it may be
-        sent ahead of the backlog (``rules.overtakes``).
+        """Number and chain the event on ``peer``'s stream (``store.outbox``); ``urgent``: it
+        may be sent ahead of the backlog (``rules.overtakes``).
 
-        The stream's head is the outbox's last row (its seq, and the link hash recomputed from
-        its ``prev_hash`` and event), cached in ``_heads``: queueing an event is one INSERT.
+        The stream's head (its last seq, the link hash recomputed from that item's
+        ``prev_hash`` and event, and its event's position) is cached in ``_heads``: queueing an
+        event is one INSERT, and a mark now and then (``outbox.is_mark``).
         """
         head = self._heads.get(peer)
         if head is None:
             head = self.stream_head(conn, peer)
-        last_seq, last_hash = head
+        last_seq, last_hash, last_event = head
         seq = last_seq + 1
-        conn.execute(
-            "INSERT INTO outbox(peer, seq, prev_hash, event_seq) VALUES (?, ?, ?, ?)",
-            (peer, seq, last_hash, event_seq),
-        )
+        outbox.add(conn, peer, seq, last_hash, event_seq, last_event, urgent)
         if urgent:
-            conn.execute("INSERT INTO outbox_urgent(peer, seq) VALUES (?, ?)", (peer, seq))
             self.urgent_upto[peer] = max(seq, self.urgent_upto.get(peer, 0))
-        self._heads[peer] = (seq, link_hash(last_hash, self.nation, peer, seq, raw))
+        self._heads[peer] = (seq, link_hash(last_hash, self.nation, peer, seq, raw), event_seq)
 
-    def stream_head(self, conn: sqlite3.Connection, peer: NationCode) -> tuple[int, bytes]:
+    def stream_head(self, conn: sqlite3.Connection, peer: NationCode) -> Head:
         """``peer``'s stream head as the transaction sees it (after any rollback too)."""
-        row = conn.execute(
-            "SELECT o.seq, o.prev_hash, e.raw FROM outbox o JOIN events e ON e.seq = o.event_seq "
-            "WHERE o.peer = ? ORDER BY o.seq DESC LIMIT 1",
-            (peer,),
-        ).fetchone()
+        row = outbox.last(conn, peer)
         if row is None:
             # The peer's status row (its acknowledged seq is saved there).
             conn.execute("INSERT OR IGNORE INTO peer_out(peer) VALUES (?)", (peer,))
-            return 0, GENESIS
-        seq, prev_hash, event = int(row[0]), bytes(row[1]), bytes(row[2])
-        return seq, link_hash(prev_hash, self.nation, peer, seq, event)
+            return 0, GENESIS, None
+        seq, prev_hash, event, event_seq = row
+        return seq, link_hash(prev_hash, self.nation, peer, seq, event), event_seq
 
 
 def flash_among(
