@@ -43,7 +43,9 @@ class Store(Protocol):
     #: Called in the writer whenever a job or a transaction is rolled back.
     on_rollback: list[Callable[[], None]]
 
-    async def run(self, fn: Callable[[sqlite3.Connection], T], *, urgent: bool = False) -> T: ...
+    async def run(
+        self, fn: Callable[[sqlite3.Connection], T], *, urgent: bool = False, preempt: bool = False
+    ) -> T: ...
 
 
 class Signer(Protocol):

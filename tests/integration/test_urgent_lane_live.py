@@ -119,6 +119,13 @@ async def test_a_flash_overtakes_a_batch_in_flight(tmp_path: Path) -> None:
                 ]
                 # The batches carried every seq once, in order: the lane skipped nothing.
                 assert seqs == list(range(1, len(seqs) + 1))
+                # Only the batch holding the FLASH asks KOR to put it first (``urgent``).
+                marked = [
+                    any(item.seq == seq_in_order for item in frame.items)
+                    for frame in receiver.frames
+                    if isinstance(frame, wire.Batch) and frame.urgent
+                ]
+                assert marked == [True]
                 peers = {p["nation"]: p for p in (await ops.get("/api/v1/peers")).json()}
                 assert peers["KOR"]["sent_ahead"] >= 1, peers["KOR"]
             finally:

@@ -173,6 +173,82 @@ async def test_an_urgent_job_finding_the_writer_idle_commits_on_the_loop(
     assert _rows(store) == [7, 7]
 
 
+class _WatchedLock:
+    """The writer's lock, telling when a job starts waiting for it with a timeout (preempt)."""
+
+    def __init__(self, lock: threading.Lock) -> None:
+        self.lock = lock
+        self.waiting = threading.Event()
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        if timeout > 0:
+            self.waiting.set()
+        return self.lock.acquire(blocking, timeout)
+
+    def release(self) -> None:
+        self.lock.release()
+
+
+def _where(x: int) -> Callable[[sqlite3.Connection], threading.Thread]:
+    def job(conn: sqlite3.Connection) -> threading.Thread:
+        conn.execute("INSERT INTO t (x) VALUES (?)", (x,))
+        return threading.current_thread()
+
+    return job
+
+
+async def test_a_preempting_job_commits_on_the_loop_before_the_jobs_queued(
+    store: SqliteStore,
+) -> None:
+    """A FLASH does not queue behind the writer: it waits on the loop for the (small)
+    transaction in flight, then commits there, before a job that was queued first."""
+    await _table(store)
+    watched = _WatchedLock(store._busy)
+    store._busy = watched  # type: ignore[assignment]
+    store.preempt_wait_s = 30.0  # the held transaction ends once the FLASH waits for it
+    gate, held = await _gated(store)
+    queued = asyncio.ensure_future(store.run(_insert(1)))
+    await asyncio.sleep(0.01)  # queued behind the held transaction
+
+    def open_once_waiting() -> None:
+        if watched.waiting.wait(10):
+            gate.set()
+
+    opener = threading.Thread(target=open_once_waiting)
+    opener.start()
+    try:
+        assert await store.run(_where(9), urgent=True, preempt=True) is threading.current_thread()
+    finally:
+        gate.set()
+        opener.join()
+    await held
+    assert await queued == 1
+    order = [r[0] for r in store.reader.execute("SELECT x FROM t ORDER BY rowid")]
+    assert order == [9, 1]  # the FLASH committed first
+    assert store.stats.preempted == 1 and store.stats.inline == 1
+
+
+async def test_a_preempting_job_queues_behind_a_large_or_long_transaction(
+    store: SqliteStore,
+) -> None:
+    await _table(store)
+    loop_thread = threading.current_thread()
+    for setting in ("large", "long"):
+        if setting == "large":  # the transaction in flight holds more jobs than allowed
+            store.preempt_max_jobs = 0
+        else:  # it does not end within the wait
+            store.preempt_max_jobs, store.preempt_wait_s = 16, 0.001
+        gate, held = await _gated(store)
+        behind = asyncio.ensure_future(store.run(_where(9), urgent=True, preempt=True))
+        await asyncio.sleep(0.01)
+        assert not behind.done()  # queued, not committed beside the open transaction
+        gate.set()
+        await held
+        assert await behind is not loop_thread  # the writer thread committed it
+    assert store.stats.preempted == 0 and store.stats.inline == 0
+    assert _rows(store) == [9, 9]
+
+
 async def test_a_store_without_gathering_never_waits(tmp_path: Path) -> None:
     s = SqliteStore(tmp_path / "w.db")
     s.gather_sleep = lambda seconds: pytest.fail(f"waited {seconds} s")

@@ -127,7 +127,7 @@ class Inbound:
             )
             # Frames are read here and batches applied by ``applier``, in order: an ``Ahead``
             # frame is read (and applied) while a batch before it is still being applied.
-            batches: asyncio.Queue[list[wire.StreamItem]] = asyncio.Queue(maxsize=4)
+            batches: asyncio.Queue[wire.Batch] = asyncio.Queue(maxsize=4)
             applier = asyncio.create_task(self._apply_batches(ws, peer, batches))
             try:
                 async for frame in ws:
@@ -139,7 +139,7 @@ class Inbound:
                     if isinstance(msg, wire.Ahead):
                         await self._apply_ahead(peer, msg.items)
                     else:
-                        await batches.put(msg.items)
+                        await batches.put(msg)
             finally:
                 failed = await stop_task(applier)
                 if failed is not None and not isinstance(failed, ConnectionClosed):
@@ -151,14 +151,14 @@ class Inbound:
                 del self.connected[peer]
 
     async def _apply_batches(
-        self, ws: ServerConnection, peer: NationCode, batches: asyncio.Queue[list[wire.StreamItem]]
+        self, ws: ServerConnection, peer: NationCode, batches: asyncio.Queue[wire.Batch]
     ) -> None:
         """Apply the peer's batches in order, acknowledging each; a refusal closes the link, and
         so does a failure (the store's: the sender resumes from the cursor when it reconnects)."""
         try:
             while True:
-                items = await batches.get()
-                applied, refusal = await self._apply(peer, items)
+                batch = await batches.get()
+                applied, refusal = await self._apply(peer, batch.items, urgent=batch.urgent)
                 if applied is not None:
                     await ws.send(wire.encoder.encode(wire.Ack(cursor=applied)))
                 if refusal is not None:
@@ -185,9 +185,13 @@ class Inbound:
             pass
 
     async def _apply(
-        self, peer: NationCode, items: list[wire.StreamItem]
+        self, peer: NationCode, items: list[wire.StreamItem], *, urgent: bool = False
     ) -> tuple[int | None, wire.Refused | None]:
-        """Apply what can be applied; returns (new cursor or None, refusal or None)."""
+        """Apply what can be applied; returns (new cursor or None, refusal or None).
+
+        ``urgent``: the sender says the batch holds a FLASH (or a receipt of one): it goes
+        before the jobs queued (``SqliteStore.run``, preempt). Only the order of this node's
+        own work depends on it; every item is checked the same."""
         now = time.time()
         key = self.trust.peers[peer].signing_key
         svc = self.svc
@@ -261,7 +265,9 @@ class Inbound:
             return applied, refusal, published, answers, arrived
 
         # A peer's batch is a batch already: committed without the writer's gathering wait.
-        applied, refusal, published, answers, arrived = await svc.store.run(job, urgent=True)
+        applied, refusal, published, answers, arrived = await svc.store.run(
+            job, urgent=True, preempt=urgent
+        )
         if arrived:
             self._undelivered.extend(arrived)
             self._arrived.set()
@@ -350,7 +356,8 @@ class Inbound:
                     arrived.append(env.body)
             return applied, published, arrived, refused
 
-        applied, published, arrived, refused = await svc.store.run(job, urgent=True)
+        # Only urgent items travel ahead (each is checked: ``check_ahead``): before the queue.
+        applied, published, arrived, refused = await svc.store.run(job, urgent=True, preempt=True)
         if applied:
             self.applied_ahead[peer] = self.applied_ahead.get(peer, 0) + applied
         if arrived:

@@ -217,8 +217,10 @@ class Outbound:
                     await ws.ping()
                 continue
             items = self._items(nation, rows)
+            # The latest urgent item queued is in this batch: the receiver puts it first.
+            urgent = sent.in_order < self.svc.projector.urgent_upto.get(nation, 0) <= items[-1].seq
             sent.in_order = items[-1].seq  # before the send: the lane skips what it holds
-            await ws.send(wire.encoder.encode(wire.Batch(items=items)))
+            await ws.send(wire.encoder.encode(wire.Batch(items=items, urgent=urgent)))
             reply = wire.to_sender.decode(await _recv(ws))
             if isinstance(reply, wire.Ack):
                 await self._set_acked(link, reply.cursor)

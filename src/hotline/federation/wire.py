@@ -3,7 +3,7 @@
 The connecting node pushes its stream to the node it connects to:
 
     receiver -> sender   Hello{nation, cursor, last_hash}      where to resume
-    sender   -> receiver Batch{items: [StreamItem...]}          in seq order
+    sender   -> receiver Batch{items: [StreamItem...], urgent?}  in seq order
     receiver -> sender   Ack{cursor}                            after the batch is durable
     receiver -> sender   Refused{seq, code, reason}             the item is recorded, not applied
     sender   -> receiver Ahead{items: [StreamItem...]}          urgent items, ahead of the batch
@@ -39,8 +39,19 @@ class Hello(msgspec.Struct, frozen=True, kw_only=True, tag="hello"):
     last_hash: str
 
 
-class Batch(msgspec.Struct, frozen=True, kw_only=True, tag="batch", forbid_unknown_fields=True):
+class Batch(
+    msgspec.Struct,
+    frozen=True,
+    kw_only=True,
+    tag="batch",
+    forbid_unknown_fields=True,
+    omit_defaults=True,
+):
     items: list[StreamItem]
+    #: The batch holds the sender's latest urgent item (a FLASH, or a receipt of one): a hint
+    #: that the receiver applies it before its other work (``SqliteStore.run``, preempt).
+    #: Omitted when false, so that other batches are the bytes they always were.
+    urgent: bool = False
 
 
 class Ack(msgspec.Struct, frozen=True, kw_only=True, tag="ack"):

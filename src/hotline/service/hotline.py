@@ -106,12 +106,13 @@ class HotlineService:
             known=self.known_channels(channel),
         )
         # Signed in the writer's job: the signature releases the GIL, so on a second core it
-        # overlaps the event loop's work on the next requests.
+        # overlaps the event loop's work on the next requests. A FLASH goes before the jobs
+        # queued (``SqliteStore.run``: urgent, preempt).
         env = self.unsigned(sent, sent.rel_to, now)
         sign = self.signer.sign_envelope
+        flash = sent.precedence is Precedence.FLASH
         await self.store.run(
-            lambda conn: self.projector.append(conn, [sign(env)]),
-            urgent=sent.precedence is Precedence.FLASH,
+            lambda conn: self.projector.append(conn, [sign(env)]), urgent=flash, preempt=flash
         )
         view = views.message_view(self.compact, sent)
         self.bus.publish([self._message_item(sent, view)])
