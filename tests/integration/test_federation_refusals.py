@@ -319,7 +319,8 @@ def _read_federation_address(node_dir: Path) -> str:
 async def test_a_valid_item_is_applied_once(peer: FakePeer) -> None:
     env = peer.envelope()
     item, new_hash = peer.item(env)
-    replies = await peer.push(wire.Batch(items=[item]))
+    # Marked urgent: the receiver commits it first; what it checks and applies is the same.
+    replies = await peer.push(wire.Batch(items=[item], urgent=True))
     assert replies == [wire.Ack(cursor=item.seq)]
     assert peer.cursor() == (item.seq, new_hash)
     assert db_rows(peer.db, "SELECT id FROM events WHERE id = ?", (env.id,)) == [(env.id,)]
@@ -454,6 +455,9 @@ async def test_malformed_frames_and_events_are_refused(peer: FakePeer) -> None:
     await _refused(peer, b'{"type":"ack","cursor":3}', "bad_request", raw_kept=False)
     await _refused(peer, b'{"type":"ahead","items":[{"seq":"one"}]}', "bad_request", raw_kept=False)
     await _refused(peer, b'{"type":"ahead","items":[],"x":1}', "bad_request", raw_kept=False)
+    await _refused(
+        peer, b'{"type":"batch","items":[],"urgent":"yes"}', "bad_request", raw_kept=False
+    )
     item, _ = peer.item(None, raw=b'{"id":"e-kor-1","origin":"KOR"}')
     await _refused(peer, wire.Batch(items=[item]), "bad_request")
     # A receipt of no message at all.
