@@ -148,7 +148,12 @@ def test_an_item_is_found_at_the_farthest_a_mark_allows() -> None:
         assert head is not None and (head[0], head[3]) == (16, events[-1])
         assert outbox.last_seq(conn, "JPN") == 16
         assert [outbox.position(conn, "JPN", s) for s in range(1, 17)] == events
-        assert _read(conn, "JPN", 0, 4, outbox.SCAN_EVENTS) == list(range(1, 17))
+        assert _read(conn, "JPN", 0, 4, outbox.scan_events(2)) == list(range(1, 17))
+
+
+def test_a_read_scans_about_the_same_rows_however_many_peers() -> None:
+    assert outbox.scan_events(2) == 8192 and outbox.scan_events(31) == 528
+    assert outbox.scan_events(0) == outbox.SCAN_ROWS and outbox.scan_events(10**6) == 16
 
 
 def test_a_peer_absent_from_a_long_run_is_read_past_it_in_bounded_steps() -> None:

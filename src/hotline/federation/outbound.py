@@ -197,13 +197,14 @@ class Outbound:
         """
         reader = self.svc.store.reader
         nation, limit = peer.nation, self.settings.batch_max
+        scan = outbox.scan_events(len(self.trust.peers))
         at = outbox.position(reader, nation, sent.in_order)
         wake = self._wake[nation]
         while True:
-            rows, scanned, more = outbox.pending(reader, nation, at, limit)
+            rows, scanned, more = outbox.pending(reader, nation, at, limit, scan)
             if not rows and not more:
                 wake.clear()
-                rows, scanned, more = outbox.pending(reader, nation, at, limit)  # slipped in?
+                rows, scanned, more = outbox.pending(reader, nation, at, limit, scan)  # new?
             if not rows:
                 at = scanned  # no item of this stream up to there
                 if more:  # events this peer may not hold: read on, letting the loop run

@@ -22,9 +22,10 @@ MARK_EVERY = 16
 MARK_GAP = 64
 #: From a stream's last mark at or before an item, the item is at most this many events on.
 SPAN = MARK_EVERY * MARK_GAP
-#: The most events one read of a stream scans: for a peer that may hold few of the events,
-#: its next item can be far on, and the read goes on from there at the next call.
-SCAN_EVENTS = 4096
+#: About the most outbox rows one read of a stream scans (``scan_events``): for a peer that
+#: may hold few of the events, its next item can be far on, and the read goes on from there
+#: at the next call. 16,384 rows are about a millisecond of the event loop.
+SCAN_ROWS = 16_384
 
 #: ``(seq, prev_hash, event, event_seq)`` of one item of a stream.
 Row = tuple[int, bytes, bytes, int]
@@ -33,6 +34,12 @@ _ITEMS = (
     "SELECT o.seq, o.prev_hash, e.raw, o.event_seq FROM outbox o "
     "JOIN events e ON e.seq = o.event_seq "
 )
+
+
+def scan_events(peers: int) -> int:
+    """How many events one read may scan at a node with ``peers`` peers (an event has at most
+    one outbox row per peer)."""
+    return max(16, SCAN_ROWS // max(1, peers))
 
 
 def is_mark(seq: int, event_seq: int, prev_event_seq: int | None) -> bool:
@@ -138,9 +145,10 @@ def position(conn: sqlite3.Connection, peer: str, seq: int) -> int:
 
 
 def pending(
-    conn: sqlite3.Connection, peer: str, after: int, limit: int, scan: int = SCAN_EVENTS
+    conn: sqlite3.Connection, peer: str, after: int, limit: int, scan: int
 ) -> tuple[list[Row], int, bool]:
-    """Up to ``limit`` items of ``peer``'s stream past position ``after``, in order.
+    """Up to ``limit`` items of ``peer``'s stream past position ``after``, in order, reading at
+    most ``scan`` events (``scan_events``).
 
     Returns ``(rows, scanned, more)``: ``scanned`` is the position the next read starts from
     once these rows are delivered (no item of the stream lies between ``after`` and it but
