@@ -27,7 +27,7 @@ import httpx
 from hotline.compacts import load_compact
 from hotline.domain.ids import Layer, NationCode
 from hotline.domain.service_accounts import service_accounts_of
-from hotline.node import init_node
+from hotline.node import init_node, node_ports
 
 
 @dataclass
@@ -61,12 +61,12 @@ class DemoCluster:
         pin_peers(self.dirs)
 
     def url(self, nation: str) -> str:
-        c = load_compact(self.compact)
-        return f"http://127.0.0.1:{self.base_port + c.nation_order(nation)}"  # type: ignore[arg-type]
+        api, _, _ = node_ports(load_compact(self.compact), nation, self.base_port)
+        return f"http://127.0.0.1:{api}"
 
     def cot(self, nation: str) -> str:
-        c = load_compact(self.compact)
-        return f"tcp://127.0.0.1:{self.base_port + 10 + c.nation_order(nation)}"  # type: ignore[arg-type]
+        _, cot, _ = node_ports(load_compact(self.compact), nation, self.base_port)
+        return f"tcp://127.0.0.1:{cot}"
 
     def start(self, nation: str) -> None:
         assert self.log_dir is not None

@@ -24,6 +24,7 @@ import uvicorn
 from hotline.bootstrap import SIGNING_KEY, Node, build_node, resolve_compact
 from hotline.cot.certs import tls_server_context
 from hotline.cot.server import CotServer
+from hotline.domain.compact import Compact
 from hotline.domain.ids import NationCode
 from hotline.errors import ConfigError
 from hotline.federation.link import Federation
@@ -60,6 +61,24 @@ GIL_SWITCH_INTERVAL_S = 0.0005
 GC_YOUNG_THRESHOLD = 20_000
 
 
+def port_stride(parties: int) -> int:
+    """How far apart a node's three ports are (``node_ports``): 10 for a compact of up to 9
+    parties, as API.md gives them; for a larger compact (NATO's 32), the next power of ten
+    above the number of parties, so that no port is given twice."""
+    stride = 10
+    while parties >= stride:
+        stride *= 10
+    return stride
+
+
+def node_ports(c: Compact, nation: str, base: int) -> tuple[int, int, int]:
+    """The officials' API, CoT and federation ports of the n-th party (from 1) of ``c``:
+    ``base + n``, ``base + stride + n``, ``base + 2 * stride + n`` (``port_stride``)."""
+    n = c.nation_order(NationCode(nation))
+    stride = port_stride(len(c.nations))
+    return base + n, base + stride + n, base + 2 * stride + n
+
+
 def init_node(
     node_dir: Path,
     nation: str,
@@ -80,18 +99,18 @@ def init_node(
         raise ConfigError(
             f"nation '{nation}' is not a party of compact {c.id} ({', '.join(c.nations)})"
         )
-    n = c.nation_order(NationCode(nation))
     base = 8800 if base_port is None else base_port
+    api, cot, federation = node_ports(c, nation, base)
     settings = Settings(
         nation=nation,
         compact=compact,
         demo=demo,
-        api=ApiSettings(host=host, port=base + n),
-        cot=CotSettings(host=host, port=base + 10 + n),
+        api=ApiSettings(host=host, port=api),
+        cot=CotSettings(host=host, port=cot),
         federation=FederationSettings(
             host=host,
-            port=base + 20 + n,
-            peers={p: f"{host}:{base + 20 + c.nation_order(p)}" for p in c.nations if p != nation},
+            port=federation,
+            peers={p: f"{host}:{node_ports(c, p, base)[2]}" for p in c.nations if p != nation},
         ),
     )
     write_settings(node_dir, settings)

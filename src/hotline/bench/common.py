@@ -217,11 +217,16 @@ def _bindable(port: int) -> bool:
     return True
 
 
-def free_base_port() -> int:
-    """A base port whose demo block (base+1 .. base+29) is free on 127.0.0.1."""
+def free_base_port(parties: int = 3) -> int:
+    """A base port whose demo block for a compact of ``parties`` (``node.node_ports``) is free
+    on 127.0.0.1."""
+    from hotline.node import port_stride
+
+    stride = port_stride(parties)
+    ports = [k * stride + n for k in range(3) for n in range(1, parties + 1)]
     for _ in range(200):
-        base = random.randrange(10000, 32000, 100)
-        if all(_bindable(base + i) for i in range(1, 30)):
+        base = random.randrange(10000, 32000, 10 * stride)
+        if all(_bindable(base + p) for p in ports):
             return base
     raise click.ClickException("no free block of ports on 127.0.0.1")
 
