@@ -119,7 +119,10 @@ async def test_a_flash_overtakes_a_batch_in_flight(tmp_path: Path) -> None:
                 ]
                 # The batches carried every seq once, in order: the lane skipped nothing.
                 assert seqs == list(range(1, len(seqs) + 1))
-                # Only the batch holding the FLASH asks KOR to put it first (``urgent``).
+                # The frames holding the FLASH message ask KOR to put it first (``urgent``);
+                # no other frame does.
+                (ahead_frame,) = [f for f in receiver.frames if isinstance(f, wire.Ahead)]
+                assert ahead_frame.urgent
                 marked = [
                     any(item.seq == seq_in_order for item in frame.items)
                     for frame in receiver.frames

@@ -155,7 +155,8 @@ async def test_a_receipt_of_many_messages_may_arrive_before_some_of_them(tmp_pat
 
 async def test_the_outbox_marks_what_may_overtake(tmp_path: Path) -> None:
     """JPN's node: its FLASH on a compact channel, and its receipts of a FLASH, are marked
-    urgent on its streams (the urgent lane); ROUTINE and its receipts are not."""
+    urgent on its streams (the urgent lane); ROUTINE and its receipts are not. Only the FLASH
+    message itself is noted as one (``flash_upto``)."""
     store = SqliteStore(tmp_path / "hotline.db")
     store.start()
     try:
@@ -231,6 +232,9 @@ async def test_the_outbox_marks_what_may_overtake(tmp_path: Path) -> None:
             # The lane's cue: the last urgent seq queued (the own FLASH, 5th of the stream).
             last_urgent = max(i for i, (_, _, urgent) in enumerate(cases, start=1) if urgent)
             assert projector.urgent_upto[peer] == last_urgent
+            # The FLASH message itself (not the receipts of one): the frames' ``urgent`` cue.
+            assert projector.flash_upto[peer] == 5
+        assert [case for case, _, _ in cases][4] == "own FLASH"
     finally:
         store.close()
 

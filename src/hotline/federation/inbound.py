@@ -47,6 +47,10 @@ from hotline.store import projections
 log = logging.getLogger("hotline.federation")
 
 MAX_FRAME = 16 * 1024 * 1024
+#: A node with at least this many peers commits their batches with whatever else is queued
+#: (group commit), except a FLASH message; with fewer, each batch is committed at once on the
+#: loop when the writer is idle (``Inbound._apply``).
+GROUP_FROM_PEERS = 8
 
 
 def load_cursor(conn: sqlite3.Connection, peer: str) -> Cursor:
@@ -90,6 +94,8 @@ class Inbound:
         self.refusals = 0
         #: Per peer, its messages applied here ahead of their place in its stream (urgent lane).
         self.applied_ahead: dict[NationCode, int] = {}
+        #: Each peer's batch committed at once when the writer is idle (``_apply``).
+        self._few_peers = len(trust.peers) < GROUP_FROM_PEERS
         #: Told (from the writer thread) when a peer's warning event lands.
         self.on_warning: Callable[[], None] = lambda: None
 
@@ -137,7 +143,7 @@ class Inbound:
                         await self._refuse_link(ws, peer, BadRequest(f"malformed frame: {exc}"))
                         return
                     if isinstance(msg, wire.Ahead):
-                        await self._apply_ahead(peer, msg.items)
+                        await self._apply_ahead(peer, msg.items, urgent=msg.urgent)
                     else:
                         await batches.put(msg)
             finally:
@@ -189,8 +195,12 @@ class Inbound:
     ) -> tuple[int | None, wire.Refused | None]:
         """Apply what can be applied; returns (new cursor or None, refusal or None).
 
-        ``urgent``: the sender says the batch holds a FLASH (or a receipt of one): it goes
-        before the jobs queued (``SqliteStore.run``, preempt). Only the order of this node's
+        ``urgent``: the sender says the batch holds a FLASH message: it is committed on the
+        loop, before the jobs queued (``SqliteStore.run``, urgent and preempt). Any other batch
+        is committed on the loop too if the writer is idle, at a node with few peers; at a node
+        with ``GROUP_FROM_PEERS`` or more it joins the writer's next transaction, with the
+        batches other peers sent meanwhile (group commit: with NATO's 32, the receipts of one
+        message from 31 allies in a few commits rather than 31). Only the order of this node's
         own work depends on it; every item is checked the same."""
         now = time.time()
         key = self.trust.peers[peer].signing_key
@@ -264,9 +274,8 @@ class Inbound:
             applied = cursor.seq if cursor.seq != start else None
             return applied, refusal, published, answers, arrived
 
-        # A peer's batch is a batch already: committed without the writer's gathering wait.
         applied, refusal, published, answers, arrived = await svc.store.run(
-            job, urgent=True, preempt=urgent
+            job, urgent=urgent or self._few_peers, preempt=urgent
         )
         if arrived:
             self._undelivered.extend(arrived)
@@ -284,7 +293,9 @@ class Inbound:
                 self.on_link_answer(test_id, peer, value)
         return applied, refusal
 
-    async def _apply_ahead(self, peer: NationCode, items: list[wire.StreamItem]) -> None:
+    async def _apply_ahead(
+        self, peer: NationCode, items: list[wire.StreamItem], *, urgent: bool = False
+    ) -> None:
         """Apply items the peer sent ahead of their place in its stream (the urgent lane).
 
         Each is checked as ``check_ahead`` says and applied as an in-order item would be
@@ -356,8 +367,11 @@ class Inbound:
                     arrived.append(env.body)
             return applied, published, arrived, refused
 
-        # Only urgent items travel ahead (each is checked: ``check_ahead``): before the queue.
-        applied, published, arrived, refused = await svc.store.run(job, urgent=True, preempt=True)
+        # A FLASH message goes before the queue; receipts of one as a batch does (``_apply``),
+        # ahead of their batches all the same.
+        applied, published, arrived, refused = await svc.store.run(
+            job, urgent=urgent or self._few_peers, preempt=urgent
+        )
         if applied:
             self.applied_ahead[peer] = self.applied_ahead.get(peer, 0) + applied
         if arrived:

@@ -218,8 +218,8 @@ class Outbound:
                     await ws.ping()
                 continue
             items = self._items(nation, rows)
-            # The latest urgent item queued is in this batch: the receiver puts it first.
-            urgent = sent.in_order < self.svc.projector.urgent_upto.get(nation, 0) <= items[-1].seq
+            # The latest FLASH message queued is in this batch: the receiver puts it first.
+            urgent = sent.in_order < self.svc.projector.flash_upto.get(nation, 0) <= items[-1].seq
             sent.in_order = items[-1].seq  # before the send: the lane skips what it holds
             await ws.send(wire.encoder.encode(wire.Batch(items=items, urgent=urgent)))
             reply = wire.to_sender.decode(await _recv(ws))
@@ -288,7 +288,8 @@ class Outbound:
             return False
         items = self._items(link.peer, rows)
         sent.ahead = items[-1].seq
-        await ws.send(wire.encoder.encode(wire.Ahead(items=items)))
+        urgent = after < self.svc.projector.flash_upto.get(link.peer, 0) <= items[-1].seq
+        await ws.send(wire.encoder.encode(wire.Ahead(items=items, urgent=urgent)))
         link.sent_ahead += len(items)
         return True
 

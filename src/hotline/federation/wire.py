@@ -6,7 +6,7 @@ The connecting node pushes its stream to the node it connects to:
     sender   -> receiver Batch{items: [StreamItem...], urgent?}  in seq order
     receiver -> sender   Ack{cursor}                            after the batch is durable
     receiver -> sender   Refused{seq, code, reason}             the item is recorded, not applied
-    sender   -> receiver Ahead{items: [StreamItem...]}          urgent items, ahead of the batch
+    sender   -> receiver Ahead{items: [StreamItem...], urgent?}  urgent items, ahead of the batch
 
 ``Ahead`` is the urgent lane: a FLASH message (or a receipt of one) waiting in the backlog is
 sent at once, as the same item (seq, prev_hash, signed event) it will be in its batch. The
@@ -29,8 +29,17 @@ class StreamItem(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     event: msgspec.Raw
 
 
-class Ahead(msgspec.Struct, frozen=True, kw_only=True, tag="ahead", forbid_unknown_fields=True):
+class Ahead(
+    msgspec.Struct,
+    frozen=True,
+    kw_only=True,
+    tag="ahead",
+    forbid_unknown_fields=True,
+    omit_defaults=True,
+):
     items: list[StreamItem]
+    #: As ``Batch.urgent``: the frame holds a FLASH message (not only receipts of one).
+    urgent: bool = False
 
 
 class Hello(msgspec.Struct, frozen=True, kw_only=True, tag="hello"):
@@ -48,9 +57,10 @@ class Batch(
     omit_defaults=True,
 ):
     items: list[StreamItem]
-    #: The batch holds the sender's latest urgent item (a FLASH, or a receipt of one): a hint
-    #: that the receiver applies it before its other work (``SqliteStore.run``, preempt).
-    #: Omitted when false, so that other batches are the bytes they always were.
+    #: The batch holds the sender's latest FLASH message: a hint that the receiver commits it
+    #: before its other work (``SqliteStore.run``, preempt); other batches are committed with
+    #: whatever else is queued (group commit). Omitted when false, so that other batches are
+    #: the bytes they always were.
     urgent: bool = False
 
 

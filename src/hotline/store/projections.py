@@ -65,6 +65,9 @@ class Projector:
         #: past what a link has sent (``Outbound._ahead_once``); a link asks anyway when it
         #: connects, for what was queued before.
         self.urgent_upto: dict[NationCode, int] = {}
+        #: The same for FLASH messages only (not their receipts): the links mark the frames
+        #: that carry one, and the receiver commits those before its other work.
+        self.flash_upto: dict[NationCode, int] = {}
 
     def forget_heads(self) -> None:
         self._heads.clear()
@@ -91,8 +94,9 @@ class Projector:
             if env.origin == self.nation:
                 flash = partial(flash_among, conn, self.compact)
                 urgent = rules.overtakes(self.compact, env.body, flash) is True
+                message = urgent and isinstance(env.body, MessageSent)
                 for peer in peers_for(env, self.nation, self.compact.nations):
-                    self._enqueue(conn, peer, seq, raw, urgent)
+                    self._enqueue(conn, peer, seq, raw, urgent, message)
             seqs.append(seq)
         return seqs
 
@@ -169,10 +173,17 @@ class Projector:
         save_receipts(conn, sent.message_id, receipts.values())
 
     def _enqueue(
-        self, conn: sqlite3.Connection, peer: NationCode, event_seq: int, raw: bytes, urgent: bool
+        self,
+        conn: sqlite3.Connection,
+        peer: NationCode,
+        event_seq: int,
+        raw: bytes,
+        urgent: bool,
+        flash: bool = False,
     ) -> None:
         """Number and chain the event on ``peer``'s stream (``store.outbox``); ``urgent``: it
-        may be sent ahead of the backlog (``rules.overtakes``).
+        may be sent ahead of the backlog (``rules.overtakes``); ``flash``: it is a FLASH
+        message itself (``flash_upto``).
 
         The stream's head (its last seq, the link hash recomputed from that item's
         ``prev_hash`` and event, and its event's position) is cached in ``_heads``: queueing an
@@ -186,6 +197,8 @@ class Projector:
         outbox.add(conn, peer, seq, last_hash, event_seq, last_event, urgent)
         if urgent:
             self.urgent_upto[peer] = max(seq, self.urgent_upto.get(peer, 0))
+        if flash:
+            self.flash_upto[peer] = max(seq, self.flash_upto.get(peer, 0))
         self._heads[peer] = (seq, link_hash(last_hash, self.nation, peer, seq, raw), event_seq)
 
     def stream_head(self, conn: sqlite3.Connection, peer: NationCode) -> Head:
