@@ -89,30 +89,48 @@ def _mark(conn: sqlite3.Connection, peer: str, seq: int | None) -> int | None:
     return None if row is None else int(row[0])
 
 
+def _last_event(conn: sqlite3.Connection, peer: str) -> int | None:
+    """The ``event_seq`` of the last item of ``peer``'s stream (None: empty).
+
+    From the stream's last mark, item by item: each unmarked item is at most ``MARK_GAP``
+    events after the one before, and at most ``MARK_EVERY - 1`` follow the last mark, so each
+    step reads at most ``MARK_GAP`` events, even for a peer that holds few of them. (Read on an
+    autocommit connection, new items may appear between the steps: the walk then stops after
+    ``MARK_EVERY`` of them, at an item that was the last a moment ago.)
+    """
+    at = _mark(conn, peer, None)
+    if at is None:
+        return None
+    for _ in range(MARK_EVERY):
+        row = conn.execute(
+            "SELECT event_seq FROM outbox WHERE event_seq > ? AND event_seq <= ? AND peer = ? "
+            "ORDER BY event_seq LIMIT 1",
+            (at, at + MARK_GAP, peer),
+        ).fetchone()
+        if row is None:
+            break
+        at = int(row[0])
+    return at
+
+
 def last(conn: sqlite3.Connection, peer: str) -> Row | None:
     """The last item of ``peer``'s stream, or None if the stream is empty."""
-    start = _mark(conn, peer, None)
-    if start is None:
+    at = _last_event(conn, peer)
+    if at is None:
         return None
-    row = conn.execute(
-        _ITEMS + "WHERE o.event_seq >= ? AND o.event_seq <= ? AND o.peer = ? "
-        "ORDER BY o.event_seq DESC LIMIT 1",
-        (start, start + SPAN, peer),
-    ).fetchone()
-    if row is None:  # the mark's own row is in the range: only a damaged file gets here
+    row = conn.execute(_ITEMS + "WHERE o.event_seq = ? AND o.peer = ?", (at, peer)).fetchone()
+    if row is None:  # a mark without its item: only a damaged file gets here
         raise sqlite3.DatabaseError(f"outbox: {peer}'s last mark has no item")
     return int(row[0]), bytes(row[1]), bytes(row[2]), int(row[3])
 
 
 def last_seq(conn: sqlite3.Connection, peer: str) -> int:
     """The seq of the last item of ``peer``'s stream (0 if empty)."""
-    start = _mark(conn, peer, None)
-    if start is None:
+    at = _last_event(conn, peer)
+    if at is None:
         return 0
     row = conn.execute(
-        "SELECT seq FROM outbox WHERE event_seq >= ? AND event_seq <= ? AND peer = ? "
-        "ORDER BY event_seq DESC LIMIT 1",
-        (start, start + SPAN, peer),
+        "SELECT seq FROM outbox WHERE event_seq = ? AND peer = ?", (at, peer)
     ).fetchone()
     return 0 if row is None else int(row[0])
 
