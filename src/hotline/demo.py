@@ -24,6 +24,7 @@ from typing import Any
 import click
 import httpx
 
+from hotline.cli_support import handle_errors
 from hotline.compacts import load_compact
 from hotline.domain.ids import Layer, NationCode
 from hotline.domain.service_accounts import service_accounts_of
@@ -44,10 +45,11 @@ class DemoCluster:
     _own_root: bool = False
 
     def init(self) -> None:
+        c = load_compact(self.compact)
+        node_ports(c, c.nations[0], self.base_port)  # the whole block fits, or nothing is made
         if self.root is None:
             self.root = Path(tempfile.mkdtemp(prefix="hotline-demo-"))
             self._own_root = True
-        c = load_compact(self.compact)
         self.nations = list(self.nations or c.nations)
         self.log_dir = self.root / "logs"
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -159,6 +161,7 @@ def demo_logins(compact_name: str, nation: str) -> list[str]:
     default=None,
     help="Keep the nodes' folders here (default: a temporary folder).",
 )
+@handle_errors
 def demo(base_port: int, compact: str, as_json: bool, smoke: bool, root: Path | None) -> None:
     """Start every party's node on 127.0.0.1 and print URLs and demo logins."""
     cluster = DemoCluster(base_port=base_port, compact=compact, root=root)
@@ -191,7 +194,7 @@ def demo(base_port: int, compact: str, as_json: bool, smoke: bool, root: Path | 
         pass
     finally:
         cluster.cleanup()
-        if not as_json and not smoke:
+        if cluster.procs and not as_json and not smoke:
             with contextlib.suppress(Exception):
                 click.echo("demo stopped; every node it started is down.")
 

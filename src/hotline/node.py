@@ -73,9 +73,18 @@ def port_stride(parties: int) -> int:
 
 def node_ports(c: Compact, nation: str, base: int) -> tuple[int, int, int]:
     """The officials' API, CoT and federation ports of the n-th party (from 1) of ``c``:
-    ``base + n``, ``base + stride + n``, ``base + 2 * stride + n`` (``port_stride``)."""
-    n = c.nation_order(NationCode(nation))
+    ``base + n``, ``base + stride + n``, ``base + 2 * stride + n`` (``port_stride``).
+
+    Raises ConfigError if the compact's block of ports from ``base`` leaves 1..65535."""
     stride = port_stride(len(c.nations))
+    highest = base + 2 * stride + len(c.nations)
+    if base < 0 or highest > 65535:
+        raise ConfigError(
+            f"base port {base} gives the {len(c.nations)} parties of {c.id} ports "
+            f"{base + 1} to {highest}; ports run from 1 to 65535 "
+            f"(a base port from 0 to {65535 - 2 * stride - len(c.nations)} fits)"
+        )
+    n = c.nation_order(NationCode(nation))
     return base + n, base + stride + n, base + 2 * stride + n
 
 
@@ -91,7 +100,6 @@ def init_node(
     """Create a node folder; refuses to overwrite an existing one. Returns what it made."""
     if (node_dir / "node.toml").exists():
         raise ConfigError(f"{node_dir} already holds a node (node.toml exists)")
-    node_dir.mkdir(parents=True, exist_ok=True)
     nation = nation.upper()
     settings = Settings(nation=nation, compact=compact, demo=demo)
     c = resolve_compact(settings, node_dir)
@@ -101,6 +109,7 @@ def init_node(
         )
     base = 8800 if base_port is None else base_port
     api, cot, federation = node_ports(c, nation, base)
+    node_dir.mkdir(parents=True, exist_ok=True)  # once everything asked for is known to fit
     settings = Settings(
         nation=nation,
         compact=compact,

@@ -275,6 +275,23 @@ def test_json_failure_is_one_json_line(demo: DemoCluster) -> None:
     assert "unknown_message" in json.loads(line)["error"]
 
 
+def test_ports_that_leave_the_range_and_unknown_compacts_fail_in_one_line(
+    tmp_path: Path,
+) -> None:
+    """Nothing is made: no node folder, no demo folder."""
+    usa = str(tmp_path / "usa")
+    out = run("node", "init", "--nation", "USA", "--dir", usa, "--base-port", "-5")
+    _one_line_failure(out, "base port -5", "ports run from 1 to 65535")
+    demo_dir = tmp_path / "nato"
+    args = ("demo", "--compact", "nato-32", "--base-port", "65400", "--dir", str(demo_dir))
+    _one_line_failure(run(*args), "32 parties of nato-32", "65401 to 65632", "0 to 65303 fits")
+    out = run("demo", "--compact", "warsaw-pact", "--json")
+    assert out.returncode == 1 and out.stdout == ""
+    [line] = out.stderr.splitlines()
+    assert "no bundled compact 'warsaw-pact'" in json.loads(line)["error"]
+    assert list(tmp_path.iterdir()) == []
+
+
 # ---- the demo's smoke test ----------------------------------------------------------------
 
 

@@ -5,8 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from hotline.compacts import load_compact
 from hotline.demo import DemoCluster
+from hotline.domain.ids import NationCode
+from hotline.errors import ConfigError
 from hotline.node import init_node, node_ports, port_stride
 from hotline.settings import load_settings
 
@@ -44,3 +48,12 @@ def test_a_node_is_told_its_peers_federation_ports(tmp_path: Path) -> None:
     assert settings.federation.port == node_ports(c, "USA", 9000)[2]
     assert settings.federation.peers["GBR"] == f"127.0.0.1:{node_ports(c, 'GBR', 9000)[2]}"
     assert len(settings.federation.peers) == 31
+
+
+def test_a_block_of_ports_outside_1_to_65535_is_refused() -> None:
+    nato, camp = load_compact("nato-32"), load_compact("camp-david")
+    assert node_ports(nato, "USA", 65303)[2] == 65303 + 200 + nato.nation_order(NationCode("USA"))
+    with pytest.raises(ConfigError, match="ports 65305 to 65536"):
+        node_ports(nato, "USA", 65304)
+    with pytest.raises(ConfigError, match="a base port from 0 to 65512 fits"):
+        node_ports(camp, "USA", -1)
