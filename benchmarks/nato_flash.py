@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,16 @@ from hotline.demo import DemoCluster
 from hotline.domain.ids import Layer
 
 COMPACT = "nato-32"
+
+
+def _seconds(text: str) -> float:
+    try:
+        s = float(text)
+    except ValueError:
+        s = math.nan
+    if not s >= 0:  # NaN too
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration (seconds, 0 or more)")
+    return s
 
 
 def _count(text: str) -> int:
@@ -116,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--messages", type=_count, default=50, help="FLASH timed (default 50)")
     parser.add_argument(
-        "--gap-s", type=float, default=1.0, help="quiet before each FLASH (default 1.0 s)"
+        "--gap-s", type=_seconds, default=1.0, help="quiet before each FLASH (default 1.0 s)"
     )
     parser.add_argument("--label", default="", help="a label stored with the figures")
     parser.add_argument("--json", action="store_true", help="print the JSON figures only")
@@ -131,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         result: dict[str, Any] = {
             "label": args.label,
             "machine": c.machine_facts(),
-            **run_async(_measure(cluster, args.messages, max(0.0, args.gap_s))),
+            **run_async(_measure(cluster, args.messages, args.gap_s)),
         }
     finally:
         cluster.cleanup()

@@ -9,12 +9,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import importlib.util
 import random
 import socket
+import sys
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import IO, Any
 
 import httpx
@@ -26,6 +29,19 @@ from hotline.bootstrap import Node
 from hotline.federation.trust import pin_peers
 from hotline.node import init_node, serve
 from hotline.ports import Clock
+
+#: The repository's ``benchmarks/`` folder (scripts, not a package).
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def load_script(name: str) -> ModuleType:
+    """``benchmarks/<name>.py`` as a module, to call its functions from a test."""
+    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 def _bindable(port: int) -> bool:

@@ -458,6 +458,7 @@ async def test_malformed_frames_and_events_are_refused(peer: FakePeer) -> None:
     await _refused(
         peer, b'{"type":"batch","items":[],"urgent":"yes"}', "bad_request", raw_kept=False
     )
+    await _refused(peer, b'{"type":"ahead","items":[],"urgent":1}', "bad_request", raw_kept=False)
     item, _ = peer.item(None, raw=b'{"id":"e-kor-1","origin":"KOR"}')
     await _refused(peer, wire.Batch(items=[item]), "bad_request")
     # A receipt of no message at all.

@@ -3,23 +3,23 @@ its arguments are checked before anything starts."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "nato_flash.py"
+from tests.support import load_script
 
 
-def test_counts_below_one_are_refused_before_any_node_starts(
-    capsys: pytest.CaptureFixture[str],
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (["--messages", "0"], "0 is not a positive count"),
+        (["--gap-s", "-1"], "'-1' is not a duration (seconds, 0 or more)"),
+        (["--gap-s", "soon"], "'soon' is not a duration (seconds, 0 or more)"),
+        (["--gap-s", "nan"], "'nan' is not a duration (seconds, 0 or more)"),
+    ],
+)
+def test_bad_arguments_are_refused_before_any_node_starts(
+    args: list[str], error: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    spec = importlib.util.spec_from_file_location("nato_flash", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
     with pytest.raises(SystemExit):
-        module.main(["--messages", "0"])
-    assert "0 is not a positive count" in capsys.readouterr().err
+        load_script("nato_flash").main(args)
+    assert error in capsys.readouterr().err

@@ -3,23 +3,15 @@ from a real WAL; the figures in docs/performance.md come from it."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 from types import ModuleType
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "pages_per_commit.py"
+from tests.support import load_script
 
 
 def _script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("pages_per_commit", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_script("pages_per_commit")
 
 
 def test_a_receiver_indexes_its_own_receipt_and_a_sender_none() -> None:

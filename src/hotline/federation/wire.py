@@ -58,9 +58,8 @@ class Batch(
 ):
     items: list[StreamItem]
     #: The batch holds the sender's latest FLASH message: a hint that the receiver commits it
-    #: before its other work (``SqliteStore.run``, preempt); other batches are committed with
-    #: whatever else is queued (group commit). Omitted when false, so that other batches are
-    #: the bytes they always were.
+    #: before its other work (``SqliteStore.run``, preempt; ``Inbound._apply`` for the
+    #: others). Omitted when false, so that other batches are the bytes they always were.
     urgent: bool = False
 
 

@@ -37,11 +37,11 @@ from hotline.store import consultations, outbox
 from hotline.store import warning as warning_store
 
 _sent_encoder = msgspec.json.Encoder()
+_sent_decoder = msgspec.json.Decoder(MessageSent)
 
 #: A stream's head: its last seq, the link hash that item makes, and its event's position
 #: (``event_seq``; None for an empty stream).
 Head = tuple[int, bytes, int | None]
-_sent_decoder = msgspec.json.Decoder(MessageSent)
 
 _RECEIPT_COLUMNS = (
     "nation, delivered_at, read_at, read_by, acked_at, acked_by, level, notified, "

@@ -122,12 +122,14 @@ class SqliteStore:
     that one commit, which is why only urgent jobs do it, and only when the writer has nothing
     else to do.
 
-    A *preempting* job (a FLASH message, a peer's FLASH) does not queue behind the writer: it
+    A *preempting* job (a FLASH sent here, a peer's frame holding a FLASH) does not queue
+    behind the writer: it
     waits on the loop for the transaction in flight to end (if that holds at most
     ``PREEMPT_MAX_JOBS`` jobs, and for at most ``PREEMPT_WAIT_S``), then commits there, before
     the jobs queued meanwhile. While the loop waits, the writer thread has the interpreter to
     itself, so its transaction ends sooner too; the FLASH saves the queue, the hand-offs and
-    the writer's next transaction (federation bench: p99 5–13 % lower, docs/performance.md).
+    the writer's next transaction (federation bench, 8 pairs: the FLASH's p99 under load 9 %
+    lower on average, docs/performance.md).
     """
 
     def __init__(self, path: Path, *, gather_s: float = 0.0) -> None:
