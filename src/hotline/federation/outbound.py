@@ -218,8 +218,7 @@ class Outbound:
                     await ws.ping()
                 continue
             items = self._items(nation, rows)
-            # The latest FLASH message queued is in this batch: the receiver puts it first.
-            urgent = sent.in_order < self.svc.projector.flash_upto.get(nation, 0) <= items[-1].seq
+            urgent = self._holds_flash(nation, sent.in_order, items[-1].seq)
             sent.in_order = items[-1].seq  # before the send: the lane skips what it holds
             await ws.send(wire.encoder.encode(wire.Batch(items=items, urgent=urgent)))
             reply = wire.to_sender.decode(await _recv(ws))
@@ -288,10 +287,15 @@ class Outbound:
             return False
         items = self._items(link.peer, rows)
         sent.ahead = items[-1].seq
-        urgent = after < self.svc.projector.flash_upto.get(link.peer, 0) <= items[-1].seq
+        urgent = self._holds_flash(link.peer, after, items[-1].seq)
         await ws.send(wire.encoder.encode(wire.Ahead(items=items, urgent=urgent)))
         link.sent_ahead += len(items)
         return True
+
+    def _holds_flash(self, peer: NationCode, after: int, last: int) -> bool:
+        """Whether items ``after + 1 .. last`` of ``peer``'s stream hold the latest FLASH message
+        queued for it: the frame is marked ``urgent`` and the receiver commits it first."""
+        return after < self.svc.projector.flash_upto.get(peer, 0) <= last
 
     def _items(self, peer: NationCode, rows: list[outbox.Row]) -> list[wire.StreamItem]:
         return [
