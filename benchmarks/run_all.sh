@@ -27,6 +27,9 @@ for r in $(seq 1 "$ROUNDS"); do
   "$PEER_PY" "$SHARED/floor_bench.py" sqlite --label "r$r" --out "$OUT/floor.jsonl" >/dev/null
   floor_p99=$(tail -n 2 "$OUT/floor.jsonl" | head -n 1 | "$PEER_PY" -c \
     'import json,sys; print(json.loads(sys.stdin.read())["latency"]["e2e_both_ms"]["p99"])')
+  echo "== round $r: federated floor (three relays, an fsync at each, mutual TLS between them)"
+  .venv/bin/python benchmarks/federated_floor.py --label "r$r" --out "$OUT/federated_floor.jsonl" \
+    --json >/dev/null
   if (exec 3<>/dev/tcp/127.0.0.1/4222) 2>/dev/null; then
     echo "== round $r: NATS JetStream (127.0.0.1:4222)"
     pgrep -x nats-server | head -n 1 > "$OUT/nats.pid" || true

@@ -54,6 +54,19 @@ def rows_of(d: dict[str, Any]) -> list[list[str]]:
                 "",
             ]
         ]
+    if b == "federated-floor":
+        lo = d["latency_loaded"]
+        return [
+            [
+                "federated floor: 3 relays, fsync at each"
+                + (", mutual TLS" if d.get("tls") else ", plain hops"),
+                f"{label} {when}",
+                _lat(d["latency_idle"]["e2e_all_ms"]),
+                f"{_lat(lo['e2e_all_ms'])} (background {lo['background']['per_s']:.0f}/s)",
+                f"{_n(d['throughput']['delivered_all_per_s'])} to all",
+                f"{d['latency_idle'].get('usage', {}).get('others_cores')}",
+            ]
+        ]
     if b == "floor-sqlite":
         f = d["wal_sync_full"]
         return [
