@@ -356,16 +356,6 @@ def table(r: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _count(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a count") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"{n} is not a positive count")
-    return n
-
-
 def _rate(text: str) -> float:
     try:
         x = float(text)
@@ -387,10 +377,12 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     r.add_argument("--pki", default=None)
     r.add_argument("--forward", nargs="*", type=int, default=[])
     r.add_argument("--max-s", type=float, default=RELAY_MAX_S)
-    p.add_argument("--n-lat", type=_count, default=1000, help="messages one at a time, idle")
-    p.add_argument("--n-loaded", type=_count, default=1000, help="... and under the background")
+    p.add_argument("--n-lat", type=c.count_arg(), default=1000, help="messages one at a time, idle")
+    p.add_argument(
+        "--n-loaded", type=c.count_arg(), default=1000, help="... and under the background"
+    )
     p.add_argument("--background-rate", type=_rate, default=300.0, help="messages a second")
-    p.add_argument("--n-tput", type=_count, default=20_000, help="messages back to back")
+    p.add_argument("--n-tput", type=c.count_arg(), default=20_000, help="messages back to back")
     p.add_argument("--no-tls", dest="tls", action="store_false", help="plain hops")
     p.add_argument("--base-port", type=int, default=0, help="ports base+1..3 and base+21..23")
     p.add_argument("--deadline", type=float, default=120.0, help="longest phase, seconds")

@@ -44,13 +44,6 @@ def _seconds(text: str) -> float:
     return s
 
 
-def _count(text: str) -> int:
-    n = int(text)
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"{n} is not a positive count")
-    return n
-
-
 async def _timed(
     sender: c.RawHttp, path: str, hub: c.Hub, n: int, seq0: int, gap_s: float
 ) -> dict[str, Any]:
@@ -125,7 +118,9 @@ async def _measure(cluster: DemoCluster, messages: int, gap_s: float) -> dict[st
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--messages", type=_count, default=50, help="FLASH timed (default 50)")
+    parser.add_argument(
+        "--messages", type=c.count_arg(), default=50, help="FLASH timed (default 50)"
+    )
     parser.add_argument(
         "--gap-s", type=_seconds, default=1.0, help="quiet before each FLASH (default 1.0 s)"
     )

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from hotline.bench.common import count_arg
 from hotline.compacts import load_compact
 from hotline.domain.compact import Channel, Compact
 from hotline.domain.events import Envelope, MessageSent
@@ -134,19 +135,12 @@ def _wal_pages(wal: Path, page_size: int) -> list[int]:
     return out
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} is not a positive count")
-    return value
-
-
 def main(argv: Sequence[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--compact", choices=("camp-david", "nato-32"), default="camp-david")
     ap.add_argument("--role", choices=("sender", "receiver"), default="sender")
-    ap.add_argument("--warm", type=_positive, default=20000, help="messages stored first")
-    ap.add_argument("--commits", type=_positive, default=50, help="commits measured")
+    ap.add_argument("--warm", type=count_arg(), default=20000, help="messages stored first")
+    ap.add_argument("--commits", type=count_arg(), default=50, help="commits measured")
     ap.add_argument("--json", action="store_true", help="print the JSON figures only")
     args = ap.parse_args(argv)
     result = measure(args.compact, args.role, args.warm, args.commits)

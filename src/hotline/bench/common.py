@@ -8,6 +8,7 @@ as ``shared/bench/common.py`` computes them, so the figures compare with the pee
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import json
@@ -37,6 +38,28 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 RUN = f"{random.getrandbits(32):08x}"
 
 _json = msgspec.json.Encoder()
+
+
+# ---- arguments of the benchmark scripts in benchmarks/ ---------------------------------------
+
+
+def count_arg(lo: int = 1, hi: int | None = None) -> Callable[[str], int]:
+    """An argparse ``type``: a whole number from ``lo`` (to ``hi``), or a one-line error that
+    names what was given."""
+
+    def parse(text: str) -> int:
+        try:
+            n = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a count") from None
+        if n < lo or (hi is not None and n > hi):
+            if lo == 1 and hi is None:
+                raise argparse.ArgumentTypeError(f"{n} is not a positive count")
+            span = f"{lo}.." + ("" if hi is None else str(hi))
+            raise argparse.ArgumentTypeError(f"{n} is not a count of {span}")
+        return n
+
+    return parse
 
 
 # ---- statistics (same definitions as shared/bench/common.py) --------------------------------
