@@ -35,8 +35,8 @@ three (the last of the three). Also: the confirming POST's own round trip, and t
 fusion-cycle start (the alert's ``at``) after that 201 (federation of the raw report and the
 wait for the cycle). Every launch must raise exactly one alert, seen with its FLASH at all
 three nations; anything else is listed in ``errors`` (and the script exits 1).
-``--warmup`` launches (default 1) run first and are not in the figures (the first alert after
-the authority starts pays for loading its territory data). ``usage``: the nodes' CPU over the
+``--warmup`` launches (default 1) run first and are not in the figures (``--warmup 0`` times
+the first launch after the nodes start too). ``usage``: the nodes' CPU over the
 timed launches (``server_cpu_ms_per_msg`` is per report posted) and ``others_cores``.
 
 Usage::
