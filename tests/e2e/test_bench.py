@@ -64,6 +64,24 @@ def test_bench_hotline_table_with_the_python_client() -> None:
     assert "python (lean asyncio HTTP/1.1)" in proc.stdout
 
 
+def test_bench_spaces_the_loaded_flash_when_asked() -> None:
+    proc = bench("hotline", *TINY, "--flash-gap-ms", "20")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert ", 20 ms apart, to all" in proc.stdout
+    result = json.loads(proc.stdout[proc.stdout.index("\n{") :])
+    loaded = result["latency_loaded"]
+    assert loaded["flash_gap_ms"] == 20.0 and loaded["e2e_all_ms"]["n"] == 15
+    # 15 FLASH, each followed by 20 ms of quiet: the phase lasts at least 0.3 s (one at a time
+    # on a quiet node, about 0.02 s).
+    assert loaded["cpu"]["wall_s"] >= 15 * 0.020
+
+
+def test_bench_refuses_a_negative_gap() -> None:
+    proc = bench("hotline", *TINY, "--flash-gap-ms", "-1", timeout_s=60)
+    assert proc.returncode == 2
+    assert "--flash-gap-ms" in proc.stderr and "-1" in proc.stderr
+
+
 @pytest.mark.slow
 def test_bench_federation_prints_figures() -> None:
     proc = bench("federation", *TINY, "--client", "python", "--json")

@@ -495,8 +495,10 @@ async def latency_phase(
     deadline_s: float,
     precedence: str = "flash",
     per_message_timeout_s: float = 10.0,
+    gap_s: float = 0.0,
 ) -> dict[str, Any]:
-    """One message at a time; each timed from the API call until every receiver has it."""
+    """One message at a time; each timed from the API call until every receiver has it, then
+    ``gap_s`` of quiet before the next."""
     loop = asyncio.get_running_loop()
     post_rtt: list[float] = []
     all_lat: list[float] = []
@@ -527,6 +529,8 @@ async def latency_phase(
         all_lat.append(t_all - t0)
         for name in hub.names:
             per[name].append(hub.recv[name][seq] - t0)
+        if gap_s > 0:
+            await asyncio.sleep(gap_s)
     return {
         "precedence": precedence,
         "post_201_ms": summarize_ms(post_rtt),

@@ -52,6 +52,8 @@ class Options:
     label: str
     as_json: bool
     out: Path | None
+    #: Quiet time after each timed FLASH of the loaded phase, seconds (0: the next at once).
+    flash_gap_s: float = 0.0
     drain_s: float = 60.0
 
 
@@ -105,8 +107,15 @@ async def scenario(target: Target, opt: Options, result: dict[str, Any]) -> None
         await asyncio.sleep(0.3)  # the load is running before the first FLASH
         usage = c.Usage(target.pids).start()
         loaded = await c.latency_phase(
-            sender, PATH, hub, opt.messages, FLASH_SEQ0 + 10_000, max(30.0, opt.seconds * 6)
+            sender,
+            PATH,
+            hub,
+            opt.messages,
+            FLASH_SEQ0 + 10_000,
+            max(30.0, opt.seconds * 6) + opt.messages * opt.flash_gap_s,
+            gap_s=opt.flash_gap_s,
         )
+        loaded["flash_gap_ms"] = opt.flash_gap_s * 1000.0
         loaded["background"] = await bg.stop()
         loaded["cpu"] = usage.stop(opt.messages + loaded["background"]["sent"])
         for conn in bg_conns:
@@ -166,7 +175,9 @@ def table(result: dict[str, Any], receivers: str) -> list[tuple[str, str]]:
     bg = lo["background"]
     rows += [
         (
-            f"FLASH under ROUTINE {bg['achieved_per_s']:.0f}/s, to all",
+            f"FLASH under ROUTINE {bg['achieved_per_s']:.0f}/s"
+            + (f", {lo['flash_gap_ms']:g} ms apart" if lo.get("flash_gap_ms") else "")
+            + ", to all",
             c.lat_row(lo["e2e_all_ms"]),
         ),
         ("FLASH under load, POST -> 201", c.lat_row(lo["post_201_ms"])),
@@ -232,6 +243,14 @@ def common_options(
                 help="ROUTINE msg/s running during latency_loaded.",
             ),
             click.option(
+                "--flash-gap-ms",
+                type=click.FloatRange(0.0, 1000.0),
+                default=0.0,
+                show_default=True,
+                help="Quiet time after each timed FLASH under load (0: the next at once, so the "
+                "FLASH traffic weighs as much as the background; 10: the background is the load).",
+            ),
+            click.option(
                 "--client",
                 type=click.Choice(["auto", "wrk", "python"]),
                 default="auto",
@@ -281,6 +300,7 @@ def make_options(**kw: Any) -> Options:
         label=kw["label"],
         as_json=kw["as_json"],
         out=kw["out"],
+        flash_gap_s=kw["flash_gap_ms"] / 1000.0,
     )
 
 
