@@ -51,7 +51,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import math
 import shutil
 import sys
 import tempfile
@@ -87,33 +86,6 @@ _json = msgspec.json.Encoder()
 # ---- arguments ---------------------------------------------------------------------------------
 
 
-def _seconds(text: str) -> float:
-    try:
-        s = float(text)
-    except ValueError:
-        s = math.nan
-    if not (math.isfinite(s) and 0.0 <= s <= 600.0):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a duration (seconds, 0..600)")
-    return s
-
-
-def _timeout(text: str) -> float:
-    s = _seconds(text)
-    if s < 1.0:
-        raise argparse.ArgumentTypeError(f"{text!r} is too short a timeout (1 s or more)")
-    return s
-
-
-def _port(text: str) -> int:
-    try:
-        p = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port") from None
-    if not 1024 <= p <= 65000:
-        raise argparse.ArgumentTypeError(f"{p} is not a base port (1024..65000)")
-    return p
-
-
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     ap.add_argument(
@@ -130,22 +102,22 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="whose radar reports, to its own node (default JPN)",
     )
     ap.add_argument(
-        "--gap-s", type=_seconds, default=3.0, help="quiet between launches (default 3 s)"
+        "--gap-s", type=c.seconds_arg(600), default=3.0, help="quiet between launches (default 3 s)"
     )
     ap.add_argument(
         "--tail-s",
-        type=_seconds,
+        type=c.seconds_arg(600),
         default=4.0,
         help="reports still sent after all three have the alert (default 4 s)",
     )
     ap.add_argument(
         "--timeout-s",
-        type=_timeout,
+        type=c.seconds_arg(600, least=1.0),
         default=30.0,
         help="longest a launch waits for its alert after its first report (default 30 s)",
     )
     ap.add_argument("--seed", type=int, default=1, help="launch points and sensor noise")
-    ap.add_argument("--base-port", type=_port, default=None, help="default: a free block")
+    ap.add_argument("--base-port", type=c.base_port_arg, default=None, help="default: a free block")
     ap.add_argument("--label", default="", help="a label stored with the figures")
     ap.add_argument("--json", action="store_true", help="print the JSON figures only")
     ap.add_argument("--out", type=Path, default=None, help="append the JSON figures here")

@@ -33,6 +33,7 @@ import argparse
 import asyncio
 import json
 import os
+import selectors
 import shutil
 import sqlite3
 import ssl
@@ -202,8 +203,6 @@ class Cluster:
 
 def _readline(proc: subprocess.Popen[str], timeout_s: float) -> str:
     """The relay's first line of output, or an empty string if it says nothing in time."""
-    import selectors
-
     assert proc.stdout is not None
     with selectors.DefaultSelector() as sel:
         sel.register(proc.stdout, selectors.EVENT_READ)
@@ -328,7 +327,8 @@ def run(a: argparse.Namespace) -> dict[str, Any]:
         "machine": c.machine_facts(),
         "probe": c.fsync_probe(),
     }
-    cluster = Cluster(a.base_port or c.free_base_port(), a.tls)
+    base = a.base_port if a.base_port is not None else c.free_base_port()
+    cluster = Cluster(base, a.tls)
     try:
         cluster.start()
         result.update(asyncio.run(measure(cluster, a)))
@@ -384,8 +384,15 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--background-rate", type=_rate, default=300.0, help="messages a second")
     p.add_argument("--n-tput", type=c.count_arg(), default=20_000, help="messages back to back")
     p.add_argument("--no-tls", dest="tls", action="store_false", help="plain hops")
-    p.add_argument("--base-port", type=int, default=0, help="ports base+1..3 and base+21..23")
-    p.add_argument("--deadline", type=float, default=120.0, help="longest phase, seconds")
+    p.add_argument(
+        "--base-port", type=c.base_port_arg, default=None, help="ports base+1..3 and base+21..23"
+    )
+    p.add_argument(
+        "--deadline",
+        type=c.seconds_arg(3600, least=1.0),
+        default=120.0,
+        help="longest phase, seconds",
+    )
     p.add_argument("--label", default="")
     p.add_argument("--json", action="store_true", help="print the JSON figures only")
     p.add_argument("--out", type=Path, default=None, help="append the figures to this file")

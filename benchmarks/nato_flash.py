@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -32,16 +31,6 @@ from hotline.demo import DemoCluster
 from hotline.domain.ids import Layer
 
 COMPACT = "nato-32"
-
-
-def _seconds(text: str) -> float:
-    try:
-        s = float(text)
-    except ValueError:
-        s = math.nan
-    if not s >= 0:  # NaN too
-        raise argparse.ArgumentTypeError(f"{text!r} is not a duration (seconds, 0 or more)")
-    return s
 
 
 async def _timed(
@@ -122,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         "--messages", type=c.count_arg(), default=50, help="FLASH timed (default 50)"
     )
     parser.add_argument(
-        "--gap-s", type=_seconds, default=1.0, help="quiet before each FLASH (default 1.0 s)"
+        "--gap-s", type=c.seconds_arg(), default=1.0, help="quiet before each FLASH (default 1.0 s)"
     )
     parser.add_argument("--label", default="", help="a label stored with the figures")
     parser.add_argument("--json", action="store_true", help="print the JSON figures only")

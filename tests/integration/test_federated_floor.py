@@ -50,6 +50,9 @@ def test_plain_hops_on_request(tmp_path: Path) -> None:
         (["--n-tput", "many"], "'many' is not a count"),
         (["--background-rate", "nan"], "'nan' is not a rate"),
         (["--background-rate", "-5"], "'-5' is not a rate"),
+        (["--base-port", "80"], "80 is not a base port"),
+        (["--deadline", "0.5"], "'0.5' is too short a timeout"),
+        (["--deadline", "later"], "'later' is not a duration (seconds, 0..3600)"),
     ],
 )
 def test_bad_arguments_are_refused_before_anything_starts(

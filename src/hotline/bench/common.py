@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import math
 import os
 import platform
 import random
@@ -60,6 +61,38 @@ def count_arg(lo: int = 1, hi: int | None = None) -> Callable[[str], int]:
         return n
 
     return parse
+
+
+def seconds_arg(hi: float | None = None, least: float = 0.0) -> Callable[[str], float]:
+    """An argparse ``type``: a duration in seconds from 0 (to ``hi``); one below ``least`` is
+    refused as too short a timeout."""
+    span = "0 or more" if hi is None else f"0..{hi:g}"
+
+    def parse(text: str) -> float:
+        try:
+            s = float(text)
+        except ValueError:
+            s = math.nan
+        if not (math.isfinite(s) and s >= 0.0 and (hi is None or s <= hi)):  # NaN too
+            raise argparse.ArgumentTypeError(f"{text!r} is not a duration (seconds, {span})")
+        if s < least:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is too short a timeout ({least:g} s or more)"
+            )
+        return s
+
+    return parse
+
+
+def base_port_arg(text: str) -> int:
+    """An argparse ``type``: a base port for a block of benchmark ports (1024..65000)."""
+    try:
+        p = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port") from None
+    if not 1024 <= p <= 65000:
+        raise argparse.ArgumentTypeError(f"{p} is not a base port (1024..65000)")
+    return p
 
 
 # ---- statistics (same definitions as shared/bench/common.py) --------------------------------
