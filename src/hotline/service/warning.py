@@ -257,7 +257,12 @@ class WarningService:
         # The first launch after a start must not wait for the coastline table, which the
         # first territory look-up loads (0.15 s here: the first alert took 0.17 s to reach
         # the three ops centres, a warm one 0.02 s): load it now, off the loop.
-        await asyncio.to_thread(self.territory, *WARM_POINT)
+        # A table that cannot load is logged, not fatal: the cycle's own look-ups meet it
+        # again, and a failed cycle is retried (``cycle_once``).
+        try:
+            await asyncio.to_thread(self.territory, *WARM_POINT)
+        except (OSError, ValueError, ArithmeticError):
+            log.exception("the territory table did not load at start (tried again when used)")
         while True:
             # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation.
             with contextlib.suppress(TimeoutError):
