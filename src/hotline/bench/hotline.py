@@ -209,6 +209,19 @@ def table(result: dict[str, Any], receivers: str) -> list[tuple[str, str]]:
     return rows
 
 
+#: What a latency target says of a run whose loaded FLASH were spaced (``--flash-gap-ms``).
+NOT_THE_TARGETS_SHAPE = "not measured: the target's FLASH follow one another (--flash-gap-ms 0)"
+
+
+def loaded_p99_within(result: dict[str, Any], limit_ms: float) -> bool | str:
+    """Whether the FLASH p99 under load is within ``limit_ms``; a run with spaced FLASH
+    (``--flash-gap-ms``) is not the target's measurement, and says so."""
+    loaded = result["latency_loaded"]
+    if loaded.get("flash_gap_ms"):
+        return NOT_THE_TARGETS_SHAPE
+    return bool(loaded["e2e_all_ms"].get("p99", 1e9) <= limit_ms)
+
+
 def common_options(
     messages: int, background_rate: float, server_cpus: str, client_cpus: str
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -360,7 +373,7 @@ def hotline_cmd(**kw: Any) -> None:
     finally:
         cluster.cleanup()
     result["targets"] = {
-        "flash_p99_under_load_ms<=5": result["latency_loaded"]["e2e_all_ms"].get("p99", 1e9) <= 5.0,
+        "flash_p99_under_load_ms<=5": loaded_p99_within(result, 5.0),
         "durable_per_s>=5000": result["throughput"]["durable_per_s"] >= 5000,
     }
     c.emit(result, table(result, "usa.ops.2, usa.ops.3 (same node)"), opt.as_json, opt.out)
